@@ -1,0 +1,214 @@
+package domain
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// PlanVersion is the schema version of plan documents.
+const PlanVersion = "cloudtrim.plan/v1"
+
+// ActionKind says what an action does.
+type ActionKind string
+
+// The kinds of action.
+const (
+	ActionRightsize      ActionKind = "rightsize"       // change the VM size
+	ActionStop           ActionKind = "stop"            // stop (deallocate) an idle VM
+	ActionSchedule       ActionKind = "schedule"        // stop and start a VM on a weekly schedule
+	ActionDeleteDisk     ActionKind = "delete_disk"     // delete an unattached disk
+	ActionReleaseIP      ActionKind = "release_ip"      // release an unassociated address
+	ActionDeleteSnapshot ActionKind = "delete_snapshot" // delete an old snapshot
+)
+
+// ActionKinds lists every action kind in report order.
+var ActionKinds = []ActionKind{ActionRightsize, ActionStop, ActionSchedule, ActionDeleteDisk, ActionReleaseIP, ActionDeleteSnapshot}
+
+// Risk grades how much can go wrong when an action is applied.
+type Risk string
+
+// Risk grades.
+const (
+	RiskLow    Risk = "low"
+	RiskMedium Risk = "medium"
+	RiskHigh   Risk = "high"
+)
+
+// Savings bases: where an action's monthly savings come from.
+const (
+	BasisEffectiveCost = "effective_cost" // the resource's FOCUS EffectiveCost in the bill
+	BasisListPrice     = "list_price"     // the public on-demand price catalog
+)
+
+// Action is one proposed change to one resource.
+type Action struct {
+	ID     string      `json:"id"`
+	PlanID string      `json:"plan_id"`
+	Kind   ActionKind  `json:"kind"`
+	Target ResourceRef `json:"target"`
+	Name   string      `json:"name,omitempty"`
+	// Before is the state the resource had when the plan was made; the
+	// actuator refuses if the live resource differs. After is the state
+	// the action leaves it in.
+	Before   ResourceState     `json:"before"`
+	After    ResourceState     `json:"after"`
+	Schedule *Schedule         `json:"schedule,omitempty"`
+	Tags     map[string]string `json:"tags,omitempty"`
+
+	Summary        string   `json:"summary"`
+	Evidence       Evidence `json:"evidence"`
+	MonthlyCost    Money    `json:"monthly_cost"`
+	MonthlySavings Money    `json:"monthly_savings"`
+	SavingsBasis   string   `json:"savings_basis"`
+	Risk           Risk     `json:"risk"`
+	Confidence     float64  `json:"confidence"`
+	Undo           string   `json:"undo"`
+}
+
+// ActionID returns the stable identifier of the action of kind k on a
+// resource: the same finding gets the same ID in every plan.
+func ActionID(k ActionKind, ref ResourceRef) string {
+	sum := sha256.Sum256([]byte(string(k) + "\x00" + string(ref.Cloud) + "\x00" + ref.Account + "\x00" + ref.Region + "\x00" + ref.ID))
+	return "act-" + hex.EncodeToString(sum[:8])
+}
+
+// Hash returns the digest an approval is bound to: the plan, the action
+// and every parameter that decides what the action does. Any change to
+// them changes the hash and invalidates the approval.
+func (a Action) Hash() string {
+	bound := struct {
+		PlanID   string        `json:"plan_id"`
+		ID       string        `json:"id"`
+		Kind     ActionKind    `json:"kind"`
+		Target   ResourceRef   `json:"target"`
+		Before   ResourceState `json:"before"`
+		After    ResourceState `json:"after"`
+		Schedule *Schedule     `json:"schedule,omitempty"`
+		Savings  Money         `json:"monthly_savings"`
+	}{a.PlanID, a.ID, a.Kind, a.Target, a.Before, a.After, a.Schedule, a.MonthlySavings}
+	b, _ := json.Marshal(bound)
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// Evidence is what an action is based on.
+type Evidence struct {
+	WindowStart  time.Time `json:"window_start,omitzero"`
+	WindowEnd    time.Time `json:"window_end,omitzero"`
+	CPU          *Stats    `json:"cpu,omitempty"`
+	Memory       *Stats    `json:"memory,omitempty"`
+	VCPU         int       `json:"vcpu,omitempty"`
+	MemoryMiB    int64     `json:"memory_mib,omitempty"`
+	NewVCPU      int       `json:"new_vcpu,omitempty"`
+	NewMemoryMiB int64     `json:"new_memory_mib,omitempty"`
+	AgeDays      float64   `json:"age_days,omitempty"`
+	// DailyPeakCPU is the highest CPU percentage of each day of the
+	// window (NaN-free; -1 marks a day without data), for the report.
+	DailyPeakCPU []float64 `json:"daily_peak_cpu,omitempty"`
+	Notes        []string  `json:"notes,omitempty"`
+}
+
+// Finding is a resource the optimizer looked at and left out of the
+// plan, with the reason (insufficient data, protected, incomplete, ...).
+type Finding struct {
+	Target ResourceRef `json:"target"`
+	Kind   ActionKind  `json:"kind,omitempty"`
+	Reason string      `json:"reason"`
+}
+
+// SnapshotRef names the committed snapshot a plan was made from.
+type SnapshotRef struct {
+	Cloud    Cloud     `json:"cloud"`
+	RunID    string    `json:"run_id"`
+	Manifest string    `json:"manifest"`
+	Checksum string    `json:"checksum"`
+	At       time.Time `json:"at"`
+}
+
+// Plan is the optimizer's output: a list of actions and what was left
+// out, made from named snapshots under a policy.
+type Plan struct {
+	Version    string        `json:"version"`
+	ID         string        `json:"id"`
+	CreatedAt  time.Time     `json:"created_at"`
+	Currency   string        `json:"currency"`
+	PolicyHash string        `json:"policy_hash"`
+	Snapshots  []SnapshotRef `json:"snapshots"`
+	Resources  int           `json:"resources"`
+	Actions    []Action      `json:"actions"`
+	Skipped    []Finding     `json:"skipped,omitempty"`
+}
+
+// Action returns the action with the given ID.
+func (p *Plan) Action(id string) (Action, bool) {
+	for _, a := range p.Actions {
+		if a.ID == id {
+			return a, true
+		}
+	}
+	return Action{}, false
+}
+
+// Validate checks the schema version and the internal consistency of p.
+func (p *Plan) Validate() error {
+	if p.Version != PlanVersion {
+		return fmt.Errorf("%w: plan %s: schema version %q is not supported (want %q)", ErrUnsupported, p.ID, p.Version, PlanVersion)
+	}
+	if p.ID == "" {
+		return fmt.Errorf("%w: plan has no id", ErrInvalid)
+	}
+	seen := make(map[string]bool, len(p.Actions))
+	for _, a := range p.Actions {
+		if a.PlanID != p.ID {
+			return fmt.Errorf("%w: plan %s: action %s belongs to plan %q", ErrInvalid, p.ID, a.ID, a.PlanID)
+		}
+		if seen[a.ID] {
+			return fmt.Errorf("%w: plan %s: action %s appears twice", ErrInvalid, p.ID, a.ID)
+		}
+		seen[a.ID] = true
+	}
+	return nil
+}
+
+// Total is a sum of actions and savings.
+type Total struct {
+	Actions int   `json:"actions"`
+	Savings Money `json:"monthly_savings"`
+}
+
+// Totals sums the plan's monthly savings by a key function.
+func (p *Plan) Totals(key func(Action) string) map[string]Total {
+	out := map[string]Total{}
+	for _, a := range p.Actions {
+		k := key(a)
+		t := out[k]
+		t.Actions++
+		t.Savings = t.Savings.Plus(a.MonthlySavings)
+		out[k] = t
+	}
+	return out
+}
+
+// TotalSavings returns the plan's total monthly savings.
+func (p *Plan) TotalSavings() Money {
+	m := Money{Currency: p.Currency}
+	for _, a := range p.Actions {
+		m = m.Plus(a.MonthlySavings)
+	}
+	return m
+}
+
+// SortActions orders actions by savings, largest first, then by ID, so
+// plans are deterministic.
+func SortActions(as []Action) {
+	sort.SliceStable(as, func(i, j int) bool {
+		if as[i].MonthlySavings.Micros != as[j].MonthlySavings.Micros {
+			return as[i].MonthlySavings.Micros > as[j].MonthlySavings.Micros
+		}
+		return as[i].ID < as[j].ID
+	})
+}

@@ -1,0 +1,335 @@
+package domain
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// PolicyVersion is the schema version of policy documents.
+const PolicyVersion = "cloudtrim.policy/v1"
+
+// Policy tells the optimizer what to look for and the actuator what it
+// may touch. The zero values of its fields are replaced by defaults by
+// DefaultPolicy and ParsePolicy.
+type Policy struct {
+	Version  string `json:"version"`
+	Currency string `json:"currency"`
+
+	// OptInTag is the tag key (with value "true") a resource must carry
+	// for the actuator to change it. ProtectTags are tag keys that exclude
+	// a resource from every action whatever their value; they always win.
+	OptInTag    string   `json:"opt_in_tag"`
+	ProtectTags []string `json:"protect_tags"`
+
+	Rightsize RightsizePolicy `json:"rightsize"`
+	Idle      IdlePolicy      `json:"idle"`
+	Orphans   OrphanPolicy    `json:"orphans"`
+	Schedules SchedulePolicy  `json:"schedules"`
+
+	// MinMonthlySavings drops actions that save less than this (in
+	// Currency units, e.g. 1.5).
+	MinMonthlySavings float64 `json:"min_monthly_savings"`
+
+	// Caps bound what one actuation run may change; both fail closed.
+	Caps Caps `json:"caps"`
+}
+
+// RightsizePolicy configures rightsizing.
+type RightsizePolicy struct {
+	Enabled          bool    `json:"enabled"`
+	CPUPercentile    float64 `json:"cpu_percentile"`
+	MemoryPercentile float64 `json:"memory_percentile"`
+	// TargetCPUPercent and TargetMemoryPercent are the utilization the
+	// chosen size should see at the chosen percentile; the gap to 100 % is
+	// the headroom.
+	TargetCPUPercent    float64 `json:"target_cpu_percent"`
+	TargetMemoryPercent float64 `json:"target_memory_percent"`
+	MinDataHours        float64 `json:"min_data_hours"`
+}
+
+// IdlePolicy configures idle shutdown.
+type IdlePolicy struct {
+	Enabled       bool    `json:"enabled"`
+	CPUPercentile float64 `json:"cpu_percentile"`
+	MaxCPUPercent float64 `json:"max_cpu_percent"`
+	MinDays       float64 `json:"min_days"`
+}
+
+// OrphanPolicy configures orphan cleanup.
+type OrphanPolicy struct {
+	Enabled            bool    `json:"enabled"`
+	MinDiskAgeDays     float64 `json:"min_disk_age_days"`
+	SnapshotMaxAgeDays float64 `json:"snapshot_max_age_days"`
+}
+
+// SchedulePolicy configures off-hours schedules for non-production
+// resources, recognised by a tag key and a set of values.
+type SchedulePolicy struct {
+	Enabled        bool     `json:"enabled"`
+	EnvironmentTag string   `json:"environment_tag"`
+	NonProdValues  []string `json:"non_prod_values"`
+	Default        Schedule `json:"default"`
+}
+
+// Caps are blast-radius limits per actuation run.
+type Caps struct {
+	MaxActions int     `json:"max_actions"`
+	MaxPercent float64 `json:"max_percent"`
+}
+
+// DefaultPolicy returns the policy used when none is given.
+func DefaultPolicy() Policy {
+	return Policy{
+		Version:     PolicyVersion,
+		Currency:    "USD",
+		OptInTag:    "cloudtrim-optin",
+		ProtectTags: []string{"cloudtrim-protect", "do-not-touch"},
+		Rightsize: RightsizePolicy{Enabled: true, CPUPercentile: 95, MemoryPercentile: 99,
+			TargetCPUPercent: 70, TargetMemoryPercent: 80, MinDataHours: 30},
+		Idle:    IdlePolicy{Enabled: true, CPUPercentile: 95, MaxCPUPercent: 5, MinDays: 7},
+		Orphans: OrphanPolicy{Enabled: true, MinDiskAgeDays: 7, SnapshotMaxAgeDays: 90},
+		Schedules: SchedulePolicy{Enabled: true, EnvironmentTag: "env",
+			NonProdValues: []string{"dev", "test", "qa", "staging", "sandbox"},
+			Default:       Schedule{TimeZone: "UTC", Days: "Mon-Fri", Start: "08:00", Stop: "20:00"}},
+		MinMonthlySavings: 1,
+		Caps:              Caps{MaxActions: 200, MaxPercent: 20},
+	}
+}
+
+// ParsePolicy reads a policy document strictly: unknown fields, a wrong
+// version and out-of-range values are errors naming the field. Fields
+// left out take their default values.
+func ParsePolicy(name string, r io.Reader) (Policy, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return Policy{}, fmt.Errorf("read policy %s: %w", name, err)
+	}
+	p := DefaultPolicy()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return Policy{}, fmt.Errorf("%w: policy %s: %v", ErrInvalid, name, err)
+	}
+	if dec.More() {
+		return Policy{}, fmt.Errorf("%w: policy %s: trailing data after the JSON object", ErrInvalid, name)
+	}
+	if err := p.Validate(); err != nil {
+		return Policy{}, fmt.Errorf("policy %s: %w", name, err)
+	}
+	return p, nil
+}
+
+// Validate reports the first field of p that is out of range.
+func (p Policy) Validate() error {
+	bad := func(field, format string, a ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, a...))
+	}
+	pct := func(field string, v float64) error {
+		if v <= 0 || v > 100 {
+			return bad(field, "%v is not a percentage in (0, 100]", v)
+		}
+		return nil
+	}
+	if p.Version != PolicyVersion {
+		return fmt.Errorf("%w: version %q is not supported (want %q)", ErrUnsupported, p.Version, PolicyVersion)
+	}
+	if len(p.Currency) != 3 || strings.ToUpper(p.Currency) != p.Currency {
+		return bad("currency", "%q is not an ISO 4217 code", p.Currency)
+	}
+	if strings.TrimSpace(p.OptInTag) == "" {
+		return bad("opt_in_tag", "must not be empty")
+	}
+	for _, check := range []struct {
+		field string
+		v     float64
+	}{
+		{"rightsize.cpu_percentile", p.Rightsize.CPUPercentile},
+		{"rightsize.memory_percentile", p.Rightsize.MemoryPercentile},
+		{"rightsize.target_cpu_percent", p.Rightsize.TargetCPUPercent},
+		{"rightsize.target_memory_percent", p.Rightsize.TargetMemoryPercent},
+		{"idle.cpu_percentile", p.Idle.CPUPercentile},
+		{"idle.max_cpu_percent", p.Idle.MaxCPUPercent},
+		{"caps.max_percent", p.Caps.MaxPercent},
+	} {
+		if err := pct(check.field, check.v); err != nil {
+			return err
+		}
+	}
+	if p.Rightsize.MinDataHours < 1 {
+		return bad("rightsize.min_data_hours", "%v is below 1 hour", p.Rightsize.MinDataHours)
+	}
+	if p.Idle.MinDays <= 0 {
+		return bad("idle.min_days", "%v is not positive", p.Idle.MinDays)
+	}
+	if p.Orphans.MinDiskAgeDays < 0 || p.Orphans.SnapshotMaxAgeDays <= 0 {
+		return bad("orphans", "ages must be positive")
+	}
+	if p.MinMonthlySavings < 0 {
+		return bad("min_monthly_savings", "%v is negative", p.MinMonthlySavings)
+	}
+	if p.Caps.MaxActions < 0 {
+		return bad("caps.max_actions", "%d is negative", p.Caps.MaxActions)
+	}
+	if p.Schedules.Enabled {
+		if p.Schedules.EnvironmentTag == "" {
+			return bad("schedules.environment_tag", "must not be empty")
+		}
+		if err := p.Schedules.Default.Validate(); err != nil {
+			return fmt.Errorf("schedules.default: %w", err)
+		}
+	}
+	return nil
+}
+
+// Protected reports whether tags carry one of the policy's protection
+// tags, and which.
+func (p Policy) Protected(tags map[string]string) (string, bool) {
+	for _, k := range p.ProtectTags {
+		for tk := range tags {
+			if strings.EqualFold(tk, k) {
+				return tk, true
+			}
+		}
+	}
+	return "", false
+}
+
+// OptedIn reports whether tags carry the opt-in tag with value "true".
+func (p Policy) OptedIn(tags map[string]string) bool {
+	for k, v := range tags {
+		if strings.EqualFold(k, p.OptInTag) && strings.EqualFold(strings.TrimSpace(v), "true") {
+			return true
+		}
+	}
+	return false
+}
+
+// Hash returns a stable digest of the policy, recorded in each plan.
+func (p Policy) Hash() string {
+	b, _ := json.Marshal(p)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// Schedule is a weekly running window in a time zone: the resource runs
+// on Days between Start and Stop (local time) and is stopped otherwise.
+type Schedule struct {
+	TimeZone string `json:"time_zone"`
+	Days     string `json:"days"`  // "Mon-Fri", "Mon,Wed,Fri", "Sat-Sun"
+	Start    string `json:"start"` // "08:00"
+	Stop     string `json:"stop"`  // "20:00"
+}
+
+// Validate reports a malformed schedule.
+func (s Schedule) Validate() error {
+	if _, err := time.LoadLocation(s.TimeZone); err != nil {
+		return fmt.Errorf("%w: time zone %q: %v", ErrInvalid, s.TimeZone, err)
+	}
+	if _, err := s.days(); err != nil {
+		return err
+	}
+	start, err := clock(s.Start)
+	if err != nil {
+		return err
+	}
+	stop, err := clock(s.Stop)
+	if err != nil {
+		return err
+	}
+	if stop <= start {
+		return fmt.Errorf("%w: stop %s is not after start %s", ErrInvalid, s.Stop, s.Start)
+	}
+	return nil
+}
+
+// Running reports whether the schedule wants the resource running at t.
+func (s Schedule) Running(t time.Time) bool {
+	loc, err := time.LoadLocation(s.TimeZone)
+	if err != nil {
+		return true // an invalid schedule never stops anything
+	}
+	days, err := s.days()
+	if err != nil {
+		return true
+	}
+	start, err1 := clock(s.Start)
+	stop, err2 := clock(s.Stop)
+	if err1 != nil || err2 != nil {
+		return true
+	}
+	lt := t.In(loc)
+	if !days[lt.Weekday()] {
+		return false
+	}
+	m := lt.Hour()*60 + lt.Minute()
+	return m >= start && m < stop
+}
+
+// RunningFraction returns the share of a week the schedule keeps a
+// resource running.
+func (s Schedule) RunningFraction() float64 {
+	days, err := s.days()
+	if err != nil {
+		return 1
+	}
+	start, err1 := clock(s.Start)
+	stop, err2 := clock(s.Stop)
+	if err1 != nil || err2 != nil {
+		return 1
+	}
+	n := 0
+	for _, on := range days {
+		if on {
+			n++
+		}
+	}
+	return float64(n*(stop-start)) / float64(7*24*60)
+}
+
+func (s Schedule) String() string {
+	return fmt.Sprintf("%s %s-%s %s", s.Days, s.Start, s.Stop, s.TimeZone)
+}
+
+var weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday,
+	"wed": time.Wednesday, "thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
+
+func (s Schedule) days() ([7]bool, error) {
+	var out [7]bool
+	if strings.TrimSpace(s.Days) == "" {
+		return out, fmt.Errorf("%w: schedule days are empty", ErrInvalid)
+	}
+	for _, part := range strings.Split(s.Days, ",") {
+		part = strings.ToLower(strings.TrimSpace(part))
+		a, b, isRange := strings.Cut(part, "-")
+		from, ok1 := weekdays[a]
+		to := from
+		ok2 := true
+		if isRange {
+			to, ok2 = weekdays[b]
+		}
+		if !ok1 || !ok2 {
+			return out, fmt.Errorf("%w: schedule days %q: %q is not a day or a range like Mon-Fri", ErrInvalid, s.Days, part)
+		}
+		for d := from; ; d = (d + 1) % 7 {
+			out[d] = true
+			if d == to {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+func clock(s string) (int, error) {
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: time of day %q is not HH:MM", ErrInvalid, s)
+	}
+	return t.Hour()*60 + t.Minute(), nil
+}

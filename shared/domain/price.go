@@ -1,0 +1,34 @@
+package domain
+
+// Price units.
+const (
+	UnitHour     = "Hours"
+	UnitGiBMonth = "GiB-Mo"
+	UnitMonth    = "Months"
+)
+
+// Price is the on-demand list price of one SKU in one region, with the
+// shape of the SKU where it is a VM size. Amount is per Unit.
+type Price struct {
+	Cloud     Cloud  `json:"cloud"`
+	Region    string `json:"region"`
+	Kind      Kind   `json:"kind"`
+	SKU       string `json:"sku"`
+	Family    string `json:"family,omitempty"`
+	Arch      string `json:"arch,omitempty"` // x86_64 or arm64
+	VCPU      int    `json:"vcpu,omitempty"`
+	MemoryMiB int64  `json:"memory_mib,omitempty"`
+	GPUs      int    `json:"gpus,omitempty"`
+	Burstable bool   `json:"burstable,omitempty"`
+	Unit      string `json:"unit"`
+	Amount    Money  `json:"amount"`
+}
+
+// Monthly returns the price of running the SKU for a month (for an
+// hourly price) or of one GiB or one unit for a month.
+func (p Price) Monthly() Money {
+	if p.Unit == UnitHour {
+		return Money{Micros: p.Amount.Micros * HoursPerMonth, Currency: p.Amount.Currency}
+	}
+	return p.Amount
+}
