@@ -137,6 +137,7 @@ type Plan struct {
 	CreatedAt  time.Time     `json:"created_at"`
 	Currency   string        `json:"currency"`
 	PolicyHash string        `json:"policy_hash"`
+	OptInTag   string        `json:"opt_in_tag,omitempty"` // the policy's opt-in tag key: actions on resources without it will be refused
 	Snapshots  []SnapshotRef `json:"snapshots"`
 	Resources  int           `json:"resources"`
 	Actions    []Action      `json:"actions"`
@@ -211,4 +212,17 @@ func SortActions(as []Action) {
 		}
 		return as[i].ID < as[j].ID
 	})
+}
+
+// Digest returns a hash over the plan ID and the hash of every action,
+// in order: approving "the whole plan" is bound to this value, so a plan
+// that changed after it was shown cannot be approved with it.
+func (p *Plan) Digest() string {
+	h := sha256.New()
+	h.Write([]byte(p.ID))
+	for _, a := range p.Actions {
+		h.Write([]byte{0})
+		h.Write([]byte(a.Hash()))
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }

@@ -49,6 +49,7 @@ const (
 	StateUnknown    = "unknown"
 	StateReleased   = "released"
 	StateAssociated = "associated"
+	StateScheduled  = "scheduled" // started and stopped on a weekly schedule
 )
 
 // Resource is one thing in a cloud account that costs money.

@@ -1,0 +1,186 @@
+package lake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
+
+	"github.com/cloudtrim/cloudtrim/shared/domain"
+)
+
+// store is the little the lake needs from an object store. Keys are
+// slash-separated and relative to the lake's root.
+//
+// Every error is mapped to a domain kind where one applies, with the
+// backend's own error still reachable through errors.As.
+type store interface {
+	// Get returns the whole object; domain.ErrNotFound when there is none.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// Put writes the whole object. With ifNotExist it fails with
+	// domain.ErrConflict when the key already exists, leaving it as it
+	// was; the check and the write are one atomic step for the lake's
+	// writers (see bucketStore for file://).
+	Put(ctx context.Context, key string, data []byte, ifNotExist bool) error
+	// List returns the keys under prefix in lexical order. With a
+	// non-empty delimiter, keys holding the delimiter after the prefix
+	// are folded into one entry ending with it, as "directories".
+	List(ctx context.Context, prefix, delimiter string) ([]string, error)
+	// Delete removes an object; domain.ErrNotFound when there is none.
+	Delete(ctx context.Context, key string) error
+	// Exists reports whether the key exists.
+	Exists(ctx context.Context, key string) (bool, error)
+	// Close releases the store.
+	Close() error
+}
+
+// bucketStore is the store over a gocloud.dev blob.Bucket.
+type bucketStore struct {
+	b *blob.Bucket
+	// serialize makes IfNotExist writes take a process-wide per-key
+	// lock. fileblob checks for an existing file and renames its
+	// temporary file over it without holding any lock shared between
+	// writers, so two writers can both win; the lock makes the check and
+	// the write atomic for every Lake in this process. It does nothing
+	// across processes: file:// is a single-process lake.
+	serialize bool
+}
+
+// newBucketStore wraps b. A fileblob bucket (which answers As for
+// *os.FileInfo) gets serialized conditional writes.
+func newBucketStore(b *blob.Bucket) *bucketStore {
+	var fi os.FileInfo
+	return &bucketStore{b: b, serialize: b.As(&fi)}
+}
+
+// condLocks stripes the per-key locks of serialized conditional writes.
+var condLocks [64]sync.Mutex
+
+func condLock(key string) *sync.Mutex {
+	h := fnv.New32a()
+	_, _ = io.WriteString(h, key)
+	return &condLocks[h.Sum32()%uint32(len(condLocks))]
+}
+
+func (s *bucketStore) Get(ctx context.Context, key string) ([]byte, error) {
+	b, err := s.b.ReadAll(ctx, key)
+	if err != nil {
+		return nil, kindOf(err)
+	}
+	return b, nil
+}
+
+func (s *bucketStore) Put(ctx context.Context, key string, data []byte, ifNotExist bool) error {
+	if ifNotExist && s.serialize {
+		mu := condLock(key)
+		mu.Lock()
+		defer mu.Unlock()
+	}
+	opts := &blob.WriterOptions{IfNotExist: ifNotExist, ContentType: contentType(key)}
+	if err := s.b.WriteAll(ctx, key, data, opts); err != nil {
+		return kindOf(err)
+	}
+	return nil
+}
+
+func (s *bucketStore) List(ctx context.Context, prefix, delimiter string) ([]string, error) {
+	// fileblob fails a listing when a file vanishes under it (a temporary
+	// file renamed into place, a pruned version deleted): list again. A
+	// listing is never "not found", only empty.
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var keys []string
+		keys, err = s.list(ctx, prefix, delimiter)
+		if err == nil {
+			return keys, nil
+		}
+		if gcerrors.Code(err) != gcerrors.NotFound || ctx.Err() != nil {
+			return nil, kindOf(err)
+		}
+	}
+	return nil, fmt.Errorf("listing keeps changing: %w", err)
+}
+
+func (s *bucketStore) list(ctx context.Context, prefix, delimiter string) ([]string, error) {
+	var keys []string
+	it := s.b.List(&blob.ListOptions{Prefix: prefix, Delimiter: delimiter})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, obj.Key)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+func (s *bucketStore) Delete(ctx context.Context, key string) error {
+	if err := s.b.Delete(ctx, key); err != nil {
+		return kindOf(err)
+	}
+	return nil
+}
+
+func (s *bucketStore) Exists(ctx context.Context, key string) (bool, error) {
+	ok, err := s.b.Exists(ctx, key)
+	if err != nil {
+		return false, kindOf(err)
+	}
+	return ok, nil
+}
+
+func (s *bucketStore) Close() error { return s.b.Close() }
+
+// kindOf maps a gocloud error to a domain kind, keeping the original in
+// the chain. Azure answers 409 BlobAlreadyExists to If-None-Match: *;
+// gocloud reports it as FailedPrecondition today, and AlreadyExists is
+// mapped the same way in case a driver says so.
+func kindOf(err error) error {
+	var kind error
+	switch gcerrors.Code(err) {
+	case gcerrors.NotFound:
+		kind = domain.ErrNotFound
+	case gcerrors.FailedPrecondition, gcerrors.AlreadyExists:
+		kind = domain.ErrConflict
+	case gcerrors.PermissionDenied:
+		kind = domain.ErrPermission
+	case gcerrors.ResourceExhausted:
+		kind = domain.ErrThrottled
+	case gcerrors.InvalidArgument:
+		kind = domain.ErrInvalid
+	case gcerrors.Unimplemented:
+		kind = domain.ErrUnsupported
+	default:
+		return err
+	}
+	return fmt.Errorf("%w: %w", kind, err)
+}
+
+func contentType(key string) string {
+	switch strings.ToLower(path.Ext(key)) {
+	case ".json":
+		return "application/json"
+	case ".parquet":
+		return "application/vnd.apache.parquet"
+	case ".md":
+		return "text/markdown; charset=utf-8"
+	case ".html":
+		return "text/html; charset=utf-8"
+	case ".txt":
+		return "text/plain; charset=utf-8"
+	}
+	return "application/octet-stream"
+}

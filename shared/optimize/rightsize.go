@@ -1,0 +1,166 @@
+package optimize
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/cloudtrim/cloudtrim/shared/domain"
+)
+
+// rightsize proposes the cheapest VM size that still serves the
+// observed load at the policy's target utilization.
+func (p *planner) rightsize(e *entry) {
+	r, u := &e.res, e.vm
+	pol := p.pol.Rightsize
+	if h := u.cpuHours(); h < pol.MinDataHours {
+		p.skip(r.Ref(), domain.ActionRightsize,
+			fmt.Sprintf("insufficient data: %s h observed, need %s h", formatNum(h), formatNum(pol.MinDataHours)))
+		return
+	}
+	cur, ok := p.req.Prices.Lookup(r.Cloud, r.Region, domain.KindVM, r.SKU)
+	if !ok || cur.VCPU <= 0 || cur.MemoryMiB <= 0 || cur.Unit != domain.UnitHour || cur.Amount.Micros <= 0 {
+		p.skip(r.Ref(), domain.ActionRightsize,
+			fmt.Sprintf("no price: size %q has no hourly price and shape in the %s %s catalog", r.SKU, r.Cloud, r.Region))
+		return
+	}
+
+	var notes []string
+	needCPU := float64(cur.VCPU) * u.cpuAtRightsize / pol.TargetCPUPercent
+	notes = append(notes, fmt.Sprintf("CPU p%s is %s%% of %d vCPU: needs %s vCPU at the %s%% target",
+		formatNum(pol.CPUPercentile), formatNum(u.cpuAtRightsize), cur.VCPU, formatNum(needCPU), formatNum(pol.TargetCPUPercent)))
+	// A memory metric that never leaves zero is a broken agent, not an
+	// empty VM.
+	memKnown := u.hasMem && u.mem.Hours >= pol.MinDataHours && u.mem.Max > 0 && !math.IsNaN(u.memAtRightsize)
+	var needMem float64
+	if memKnown {
+		needMem = float64(cur.MemoryMiB) * u.memAtRightsize / pol.TargetMemoryPercent
+		notes = append(notes, fmt.Sprintf("memory p%s is %s%% of %s: needs %s at the %s%% target",
+			formatNum(pol.MemoryPercentile), formatNum(u.memAtRightsize), formatMiB(float64(cur.MemoryMiB)), formatMiB(needMem), formatNum(pol.TargetMemoryPercent)))
+	} else {
+		needMem = float64(cur.MemoryMiB) * memoryFloor
+		why := "no memory metric"
+		switch {
+		case u.hasMem && u.mem.Hours < pol.MinDataHours:
+			why = fmt.Sprintf("memory metric covers only %s h", formatNum(u.mem.Hours))
+		case u.hasMem:
+			why = "memory metric reads 0% throughout"
+		}
+		notes = append(notes, fmt.Sprintf("%s: memory kept at %s%% or more of the current %s",
+			why, formatNum(memoryFloor*100), formatMiB(float64(cur.MemoryMiB))))
+	}
+
+	m, why, ok := p.monthlyCost(e, cur, true)
+	if !ok {
+		p.skip(r.Ref(), domain.ActionRightsize, why)
+		return
+	}
+	inFamily, anyFamily := pickSizes(p.vmSizes(r.Cloud, r.Region), cur, needCPU, needMem)
+	var (
+		next    domain.Price
+		savings int64
+		found   bool
+	)
+	for i, c := range []*domain.Price{inFamily, anyFamily} {
+		if c == nil {
+			continue
+		}
+		s, ok := mulDiv(m.cost.Micros, cur.Amount.Micros-c.Amount.Micros, cur.Amount.Micros)
+		if !ok || s <= 0 || s < p.minSavings {
+			continue
+		}
+		next, savings, found = *c, s, true
+		if i == 0 {
+			notes = append(notes, fmt.Sprintf("%s is the cheapest size of family %s that fits", c.SKU, cur.Family))
+		} else if cur.Family != "" {
+			notes = append(notes, fmt.Sprintf("no cheaper size of family %s fits or saves enough; %s (family %s) is the cheapest that does", cur.Family, c.SKU, c.Family))
+		}
+		break
+	}
+	if !found {
+		p.noCheaper++
+		return
+	}
+	if m.basis == domain.BasisEffectiveCost {
+		notes = append(notes, fmt.Sprintf("the bill's rate is assumed to carry over: savings = monthly cost × (1 − %s / %s list price)",
+			formatUnitPrice(next.Amount), formatUnitPrice(cur.Amount)))
+	}
+	notes = append(notes, m.note, "resizing stops and starts the VM")
+
+	a := p.newAction(domain.ActionRightsize, r, m)
+	a.Before = domain.ResourceState{SKU: r.SKU, State: r.State}
+	a.After = domain.ResourceState{SKU: next.SKU, State: domain.StateRunning}
+	a.MonthlySavings = domain.Money{Micros: savings, Currency: m.cost.Currency}
+	switch {
+	case !memKnown && next.MemoryMiB < cur.MemoryMiB:
+		a.Risk = domain.RiskHigh
+	case 2*next.VCPU >= cur.VCPU:
+		a.Risk = domain.RiskLow
+	default:
+		a.Risk = domain.RiskMedium
+	}
+	conf := u.coverage()
+	if !memKnown {
+		conf *= noMemoryFactor
+	}
+	a.Confidence = round2(conf)
+	a.Undo = "resize back to " + r.SKU
+	a.Evidence = usageEvidence(u)
+	a.Evidence.VCPU, a.Evidence.MemoryMiB = cur.VCPU, cur.MemoryMiB
+	a.Evidence.NewVCPU, a.Evidence.NewMemoryMiB = next.VCPU, next.MemoryMiB
+	a.Evidence.Notes = append(a.Evidence.Notes, notes...)
+	p.add(a, fmt.Sprintf("Resize %s from %s (%d vCPU, %s) to %s (%d vCPU, %s): CPU p%s %s%%",
+		displayName(r), r.SKU, cur.VCPU, formatMiB(float64(cur.MemoryMiB)), next.SKU, next.VCPU, formatMiB(float64(next.MemoryMiB)),
+		formatNum(pol.CPUPercentile), formatNum(u.cpuAtRightsize)))
+}
+
+// pickSizes returns the cheapest size of cur's family and the cheapest
+// size of any family that fit the need and are cheaper than cur; either
+// may be nil. sizes is sorted by price.
+func pickSizes(sizes []domain.Price, cur domain.Price, needCPU, needMem float64) (inFamily, anyFamily *domain.Price) {
+	for i := range sizes {
+		c := &sizes[i]
+		if !fits(cur, c, needCPU, needMem) {
+			continue
+		}
+		if anyFamily == nil {
+			anyFamily = c
+		}
+		if cur.Family != "" && c.Family == cur.Family {
+			return c, anyFamily
+		}
+	}
+	return nil, anyFamily
+}
+
+// fits reports whether c can replace cur: same architecture and GPUs,
+// burstable only in place of a burstable size, cheaper, and at least the
+// needed vCPU and memory.
+func fits(cur domain.Price, c *domain.Price, needCPU, needMem float64) bool {
+	return c.SKU != cur.SKU &&
+		(c.Kind == "" || c.Kind == domain.KindVM) &&
+		arch(c.Arch) == arch(cur.Arch) &&
+		c.GPUs == cur.GPUs &&
+		(!c.Burstable || cur.Burstable) &&
+		c.Unit == domain.UnitHour &&
+		c.Amount.Currency == cur.Amount.Currency &&
+		c.Amount.Micros > 0 && c.Amount.Micros < cur.Amount.Micros &&
+		c.VCPU > 0 && float64(c.VCPU) >= needCPU &&
+		float64(c.MemoryMiB) >= needMem
+}
+
+// arch normalises an architecture name; catalogs that omit it mean x86.
+func arch(a string) string {
+	switch a {
+	case "", "x86_64", "amd64", "x86":
+		return "x86_64"
+	case "arm64", "aarch64":
+		return "arm64"
+	}
+	return a
+}
+
+// formatMiB formats a memory size in GiB for people.
+func formatMiB(mib float64) string {
+	return strconv.FormatFloat(round2(mib/1024), 'f', -1, 64) + " GiB"
+}

@@ -1,0 +1,246 @@
+// Package pipeline wires the four cores (collect, optimize, approve,
+// actuate) to the lake and the price catalog. Every runtime (local,
+// Lambda, Cloud Functions, Azure Functions) builds the same Pipeline and
+// differs only in how triggers reach it and which cloud providers and
+// queues it plugs in.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cloudtrim/cloudtrim/shared/actuate"
+	"github.com/cloudtrim/cloudtrim/shared/approve"
+	"github.com/cloudtrim/cloudtrim/shared/collect"
+	"github.com/cloudtrim/cloudtrim/shared/domain"
+	"github.com/cloudtrim/cloudtrim/shared/lake"
+	"github.com/cloudtrim/cloudtrim/shared/optimize"
+	"github.com/cloudtrim/cloudtrim/shared/pricing"
+	"github.com/cloudtrim/cloudtrim/shared/report"
+)
+
+// Pipeline holds what the cores share.
+type Pipeline struct {
+	Lake   *lake.Lake
+	Prices *pricing.Catalog
+	Policy domain.Policy
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Collect runs the collector core for one provider and commits a
+// snapshot to the lake. The history read ends at asOf (zero: now); the
+// run is named and stamped with the pipeline's clock.
+func (p *Pipeline) Collect(ctx context.Context, prov collect.Provider, days int, asOf time.Time, onProgress func(collect.Progress)) (collect.Result, error) {
+	now := p.now()
+	if asOf.IsZero() {
+		asOf = now
+	}
+	c := &collect.Collector{
+		Provider: prov,
+		NewSink: func(cloud domain.Cloud, runID string, w collect.Window) collect.Sink {
+			return &sink{w: p.Lake.BeginSnapshot(cloud, runID, lake.Window{Start: w.Start, End: w.End}, now), cloud: cloud, runID: runID}
+		},
+		Now:        func() time.Time { return asOf },
+		Logger:     p.logger(),
+		OnProgress: onProgress,
+	}
+	return c.Run(ctx, collect.Request{RunID: lake.NewRunID(now), Days: days})
+}
+
+// sink adapts a lake snapshot writer to the collector's Sink.
+type sink struct {
+	w     *lake.SnapshotWriter
+	cloud domain.Cloud
+	runID string
+}
+
+func (s *sink) WriteResources(ctx context.Context, rs []domain.Resource) error {
+	return s.w.WriteResources(ctx, rs)
+}
+
+func (s *sink) WriteSeries(ctx context.Context, account string, ss []domain.Series) error {
+	return s.w.WriteSeries(ctx, account, ss)
+}
+
+func (s *sink) WriteCostRows(ctx context.Context, rows []domain.CostRow) error {
+	return s.w.WriteCostRows(ctx, rows)
+}
+
+func (s *sink) RecordScope(st collect.ScopeStatus) {
+	s.w.RecordScope(lake.ScopeStatus{Account: st.Account, Region: st.Region, Status: st.Status, Error: st.Error, Resources: st.Resources})
+}
+
+func (s *sink) Commit(ctx context.Context) (string, error) {
+	m, err := s.w.Commit(ctx)
+	if err != nil {
+		return "", err
+	}
+	return lake.ManifestKey(m.Cloud, m.RunID), nil
+}
+
+// snapshot adapts a committed lake snapshot to the optimizer's Snapshot.
+type snapshot struct{ s *lake.Snapshot }
+
+func (s snapshot) Ref() domain.SnapshotRef {
+	m := s.s.Manifest()
+	return domain.SnapshotRef{Cloud: m.Cloud, RunID: m.RunID, Manifest: lake.ManifestKey(m.Cloud, m.RunID), At: m.CreatedAt}
+}
+
+func (s snapshot) Resources(ctx context.Context, fn func(domain.Resource) error) error {
+	return s.s.Resources(ctx, fn)
+}
+
+func (s snapshot) Series(ctx context.Context, fn func(domain.Series) error) error {
+	return s.s.Series(ctx, fn)
+}
+
+func (s snapshot) CostRows(ctx context.Context, fn func(domain.CostRow) error) error {
+	return s.s.CostRows(ctx, fn)
+}
+
+// Plan reads the latest committed snapshot of every cloud that has one,
+// runs the optimizer, and writes the plan with its Markdown and HTML
+// reports. It fails when no cloud has a committed snapshot.
+func (p *Pipeline) Plan(ctx context.Context) (domain.Plan, error) {
+	var snaps []optimize.Snapshot
+	for _, c := range domain.Clouds {
+		s, err := p.Lake.LatestSnapshot(ctx, c)
+		if errors.Is(err, domain.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return domain.Plan{}, fmt.Errorf("plan: latest %s snapshot: %w", c, err)
+		}
+		snaps = append(snaps, snapshot{s})
+	}
+	if len(snaps) == 0 {
+		return domain.Plan{}, fmt.Errorf("plan: %w: no committed snapshot in the lake; run collect first", domain.ErrNotFound)
+	}
+	now := p.now()
+	plan, err := optimize.Optimize(ctx, optimize.Request{
+		PlanID: "plan-" + lake.NewRunID(now), Now: now, Policy: p.Policy, Snapshots: snaps, Prices: p.Prices, Logger: p.logger(),
+	})
+	if err != nil {
+		return domain.Plan{}, fmt.Errorf("plan: %w", err)
+	}
+	if err := p.Lake.PutPlan(ctx, plan); err != nil {
+		return domain.Plan{}, fmt.Errorf("plan: write: %w", err)
+	}
+	if err := p.WriteReports(ctx, plan); err != nil {
+		return plan, err
+	}
+	p.logger().InfoContext(ctx, "plan written", "plan_id", plan.ID, "actions", len(plan.Actions), "monthly_savings", plan.TotalSavings().Decimal())
+	return plan, nil
+}
+
+// WriteReports renders the plan's reports (with outcomes when there are
+// action states) into the lake beside the plan.
+func (p *Pipeline) WriteReports(ctx context.Context, plan domain.Plan) error {
+	in, err := p.ReportInput(ctx, plan)
+	if err != nil {
+		return err
+	}
+	html, err := report.HTML(in)
+	if err != nil {
+		return fmt.Errorf("report %s: %w", plan.ID, err)
+	}
+	if err := p.Lake.PutArtifact(ctx, plan.ID, "report.md", report.Markdown(in)); err != nil {
+		return fmt.Errorf("report %s: %w", plan.ID, err)
+	}
+	if err := p.Lake.PutArtifact(ctx, plan.ID, "report.html", html); err != nil {
+		return fmt.Errorf("report %s: %w", plan.ID, err)
+	}
+	return nil
+}
+
+// ReportInput gathers a plan and the outcomes recorded for its actions.
+func (p *Pipeline) ReportInput(ctx context.Context, plan domain.Plan) (report.Input, error) {
+	states, err := p.Lake.ActionStates(ctx, plan.ID)
+	if err != nil {
+		return report.Input{}, fmt.Errorf("report %s: action states: %w", plan.ID, err)
+	}
+	var outcomes map[string]report.Outcome
+	for id, st := range states {
+		if !st.Status.Terminal() {
+			continue
+		}
+		if outcomes == nil {
+			outcomes = map[string]report.Outcome{}
+		}
+		outcomes[id] = report.Outcome{ActionID: id, Status: st.Status, Reason: st.Reason, Realized: st.RealizedMonthlySavings, DryRun: st.DryRun}
+	}
+	return report.Input{Plan: plan, Outcomes: outcomes, GeneratedAt: p.now()}, nil
+}
+
+// LatestPlan returns the newest plan in the lake.
+func (p *Pipeline) LatestPlan(ctx context.Context) (domain.Plan, error) {
+	ids, err := p.Lake.ListPlans(ctx)
+	if err != nil {
+		return domain.Plan{}, err
+	}
+	if len(ids) == 0 {
+		return domain.Plan{}, fmt.Errorf("%w: no plan in the lake; run plan first", domain.ErrNotFound)
+	}
+	return p.Lake.GetPlan(ctx, ids[len(ids)-1])
+}
+
+// Approver builds the approval core.
+func (p *Pipeline) Approver(secrets [][]byte, q approve.Enqueuer) *approve.Service {
+	return &approve.Service{Plans: p.Lake, Records: p.Lake, Queue: q, Secrets: secrets, Now: p.Now, Logger: p.logger()}
+}
+
+// Actuator builds the actuation core.
+func (p *Pipeline) Actuator(providers map[domain.Cloud]actuate.Resources, dryRun bool, worker string) *actuate.Actuator {
+	return &actuate.Actuator{Records: p.Lake, Providers: providers, Policy: p.Policy, DryRun: dryRun, Worker: worker, Now: p.Now, Logger: p.logger()}
+}
+
+// Requeue lists the approved actions of a plan whose state is still
+// queued or applying (and, with afterDryRun, those only dry-run so far),
+// with the decision that approved each, so a runtime can put them back
+// on a queue that lost them (an in-process queue across restarts, or a
+// purge).
+func (p *Pipeline) Requeue(ctx context.Context, plan domain.Plan, afterDryRun bool) ([]domain.QueuedAction, error) {
+	states, err := p.Lake.ActionStates(ctx, plan.ID)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := p.Lake.Decisions(ctx, plan.ID)
+	if err != nil {
+		return nil, err
+	}
+	latest := map[string]domain.Decision{}
+	for _, d := range ds {
+		if cur, ok := latest[d.ActionID]; !ok || d.At.After(cur.At) || (d.At.Equal(cur.At) && d.ID > cur.ID) {
+			latest[d.ActionID] = d
+		}
+	}
+	var out []domain.QueuedAction
+	for _, a := range plan.Actions {
+		st, ok := states[a.ID]
+		d, decided := latest[a.ID]
+		open := ok && (!st.Status.Terminal() || (afterDryRun && st.Status == domain.StatusDryRun))
+		if !open || !decided || d.Verdict != domain.Approved {
+			continue
+		}
+		out = append(out, domain.QueuedAction{Version: domain.QueueMessageVersion, DecisionID: d.ID, Action: a})
+	}
+	return out, nil
+}
+
+func (p *Pipeline) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+func (p *Pipeline) logger() *slog.Logger {
+	if p.Logger != nil {
+		return p.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}

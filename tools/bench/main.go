@@ -1,0 +1,155 @@
+// Command bench measures cloudtrim against its performance targets and
+// prints a table: collecting a 100,000-resource simulated estate into a
+// committed Parquet snapshot, and optimizing it (14 days of hourly CPU
+// and memory). Each measurement runs in its own process so that its
+// peak resident memory is its own.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cloudtrim/cloudtrim/shared/cloud/simcloud"
+	"github.com/cloudtrim/cloudtrim/shared/domain"
+	"github.com/cloudtrim/cloudtrim/shared/lake"
+	"github.com/cloudtrim/cloudtrim/shared/pipeline"
+	"github.com/cloudtrim/cloudtrim/shared/pricing"
+)
+
+func main() {
+	n := flag.Int("n", 100_000, "resources in the estate")
+	step := flag.String("step", "", "internal: run one measurement (collect or optimize) in this process")
+	dir := flag.String("dir", "", "internal: lake directory")
+	flag.Parse()
+	if *step != "" {
+		if err := measure(*step, *n, *dir); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := table(*n); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+var now = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+
+// measure runs one step and prints "seconds resources series" on stdout.
+func measure(step string, n int, dir string) error {
+	ctx := context.Background()
+	l, err := lake.Open(ctx, "file://"+dir)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	prices, err := pricing.Embedded()
+	if err != nil {
+		return err
+	}
+	p := &pipeline.Pipeline{Lake: l, Prices: prices, Policy: domain.DefaultPolicy(), Now: func() time.Time { return now }}
+	switch step {
+	case "collect":
+		est, err := simcloud.New(simcloud.Config{Seed: 7, Resources: n, Now: now, Days: 14}, prices)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		resources, series := 0, 0
+		for _, c := range domain.Clouds {
+			res, err := p.Collect(ctx, est.Cloud(c), 14, now, nil)
+			if err != nil {
+				return err
+			}
+			resources += res.Resources
+			series += res.Series
+		}
+		fmt.Printf("%f %d %d\n", time.Since(start).Seconds(), resources, series)
+	case "optimize":
+		start := time.Now()
+		plan, err := p.Plan(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%f %d %d\n", time.Since(start).Seconds(), plan.Resources, len(plan.Actions))
+	default:
+		return fmt.Errorf("unknown step %q", step)
+	}
+	return nil
+}
+
+type result struct {
+	seconds     float64
+	resources   int
+	extra       int
+	maxRSSBytes int64
+}
+
+func run(step string, n int, dir string) (result, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return result{}, err
+	}
+	cmd := exec.Command(self, "-step", step, "-n", strconv.Itoa(n), "-dir", dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return result{}, fmt.Errorf("%s: %w", step, err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 3 {
+		return result{}, fmt.Errorf("%s: unexpected output %q", step, out)
+	}
+	var r result
+	r.seconds, _ = strconv.ParseFloat(f[0], 64)
+	r.resources, _ = strconv.Atoi(f[1])
+	r.extra, _ = strconv.Atoi(f[2])
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.maxRSSBytes = ru.Maxrss * 1024
+	}
+	return r, nil
+}
+
+func table(n int) error {
+	dir, err := os.MkdirTemp("", "cloudtrim-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	fmt.Fprintf(os.Stderr, "collecting %d resources…\n", n)
+	c, err := run("collect", n, dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "optimizing…\n")
+	o, err := run("optimize", n, dir)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "benchmark\tresources\twall time\tresources/s\tpeak RSS\ttarget\tmet\t")
+	fmt.Fprintf(tw, "collect → committed Parquet snapshot (%d series)\t%d\t%.2f s\t%.0f\t%d MiB\t≥ 50,000 resources/s\t%s\t\n",
+		c.extra, c.resources, c.seconds, float64(c.resources)/c.seconds, c.maxRSSBytes>>20, yes(float64(c.resources)/c.seconds >= 50_000))
+	fmt.Fprintf(tw, "optimize, 14 days hourly CPU+memory (%d actions)\t%d\t%.2f s\t%.0f\t%d MiB\t≤ 30 s, ≤ 1 GiB\t%s\t\n",
+		o.extra, o.resources, o.seconds, float64(o.resources)/o.seconds, o.maxRSSBytes>>20, yes(o.seconds <= 30 && o.maxRSSBytes <= 1<<30))
+	tw.Flush()
+	fmt.Printf("machine: %d CPUs; peak RSS is the measuring process's maximum resident set (getrusage).\n", runtime.NumCPU())
+	return nil
+}
+
+func yes(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "NO"
+}
