@@ -51,6 +51,10 @@ type RightsizePolicy struct {
 	TargetCPUPercent    float64 `json:"target_cpu_percent"`
 	TargetMemoryPercent float64 `json:"target_memory_percent"`
 	MinDataHours        float64 `json:"min_data_hours"`
+	// MinConfidence drops resizes whose confidence (0..1, from how much
+	// of the window was observed and whether memory was measured) is
+	// lower.
+	MinConfidence float64 `json:"min_confidence"`
 }
 
 // IdlePolicy configures idle shutdown.
@@ -91,7 +95,7 @@ func DefaultPolicy() Policy {
 		OptInTag:    "cloudtrim-optin",
 		ProtectTags: []string{"cloudtrim-protect", "do-not-touch"},
 		Rightsize: RightsizePolicy{Enabled: true, CPUPercentile: 95, MemoryPercentile: 99,
-			TargetCPUPercent: 70, TargetMemoryPercent: 80, MinDataHours: 30},
+			TargetCPUPercent: 70, TargetMemoryPercent: 80, MinDataHours: 30, MinConfidence: 0.5},
 		Idle:    IdlePolicy{Enabled: true, CPUPercentile: 95, MaxCPUPercent: 5, MinDays: 7},
 		Orphans: OrphanPolicy{Enabled: true, MinDiskAgeDays: 7, SnapshotMaxAgeDays: 90},
 		Schedules: SchedulePolicy{Enabled: true, EnvironmentTag: "env",
@@ -163,6 +167,9 @@ func (p Policy) Validate() error {
 	}
 	if p.Rightsize.MinDataHours < 1 {
 		return bad("rightsize.min_data_hours", "%v is below 1 hour", p.Rightsize.MinDataHours)
+	}
+	if p.Rightsize.MinConfidence < 0 || p.Rightsize.MinConfidence > 1 {
+		return bad("rightsize.min_confidence", "%v is outside 0..1", p.Rightsize.MinConfidence)
 	}
 	if p.Idle.MinDays <= 0 {
 		return bad("idle.min_days", "%v is not positive", p.Idle.MinDays)

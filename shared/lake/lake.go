@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"gocloud.dev/blob"
 	// The backends the lake opens by URL.
@@ -40,7 +41,8 @@ import (
 // Lake is a handle on one object-store lake. It is safe for concurrent
 // use by multiple goroutines.
 type Lake struct {
-	st store
+	st       store
+	pruneAge time.Duration // see pruneAge; tests shorten it
 }
 
 // Open opens a lake by URL:
@@ -91,11 +93,11 @@ func redactURL(u *url.URL) string {
 // New wraps an already-open bucket, for tests and emulators. The Lake
 // owns b from then on: Close closes it.
 func New(b *blob.Bucket) *Lake {
-	return &Lake{st: newBucketStore(b)}
+	return &Lake{st: newBucketStore(b), pruneAge: pruneAge}
 }
 
 // newWithStore builds a Lake over any store (tests wrap the real one).
-func newWithStore(st store) *Lake { return &Lake{st: st} }
+func newWithStore(st store) *Lake { return &Lake{st: st, pruneAge: pruneAge} }
 
 // Close releases the lake's bucket.
 func (l *Lake) Close() error {

@@ -120,9 +120,9 @@ func (l *Lake) ReadPointer(ctx context.Context, name string) (Pointer, error) {
 // Pruning reopens the slots of deleted versions, so create-if-absent
 // alone could let a writer that read long ago recreate a pruned version
 // and believe it won. Each version therefore carries a random ID and the
-// ID of the version it replaced (Prev); after writing, a mover checks
-// that nothing newer exists except a successor built on its own version,
-// and otherwise withdraws its write and reports the conflict.
+// ID of the version it replaced (Prev); after writing, a mover follows
+// the Prev links down from the newest version and wins only if they lead
+// to its own; otherwise it withdraws its write and reports the conflict.
 func (l *Lake) MovePointer(ctx context.Context, name string, from int64, target string, at time.Time) (Pointer, error) {
 	if err := checkKey(name); err != nil {
 		return Pointer{}, fmt.Errorf("move pointer %s: %w", name, err)
@@ -150,31 +150,72 @@ func (l *Lake) MovePointer(ctx context.Context, name string, from int64, target 
 	if err != nil {
 		return Pointer{}, fmt.Errorf("move pointer %s: check version %d: %w", name, p.Seq, err)
 	}
-	if newest := seqs[len(seqs)-1]; newest > p.Seq {
-		var next Pointer
-		err := l.getJSON(ctx, pointerKey(name, p.Seq+1), &next)
-		if err != nil && !isNotFound(err) {
-			return Pointer{}, fmt.Errorf("move pointer %s: check version %d: %w", name, p.Seq, err)
-		}
-		if err != nil || next.Prev != p.ID {
-			// Version p.Seq had been pruned: this write is stale. Readers
-			// never see it (they take the newest); withdraw it.
-			_ = l.st.Delete(ctx, key)
-			fmt.Println("DBG stale", p.Seq, p.ID, "next", next.Seq, next.Prev, err)
-			return Pointer{}, fmt.Errorf("move pointer %s: %w: version %d was taken and pruned long ago (newest is %d)", name, domain.ErrConflict, p.Seq, newest)
-		}
+	if err := l.onChain(ctx, name, p, seqs[len(seqs)-1]); err != nil {
+		// Readers never see a stale version (they take the newest);
+		// withdraw it all the same.
+		_ = l.st.Delete(ctx, key)
+		return Pointer{}, fmt.Errorf("move pointer %s: %w", name, err)
 	}
 	l.prunePointer(ctx, name, p.Seq, seqs)
 	return p, nil
 }
 
-// prunePointer deletes versions older than the newest PointerKeep after
-// newest was written, from the listing seqs. Failures are ignored: old
-// versions cost storage, never correctness.
+// onChain reports, as a domain.ErrConflict, when p is not an ancestor of
+// the newest version: then p.Seq had been taken and pruned before p was
+// written. The walk is as long as the mover fell behind, usually zero or
+// one version.
+func (l *Lake) onChain(ctx context.Context, name string, p Pointer, newest int64) error {
+	if newest == p.Seq {
+		return nil
+	}
+	if newest < p.Seq {
+		return fmt.Errorf("%w: version %d is stale (newest is %d)", domain.ErrConflict, p.Seq, newest)
+	}
+	for seq := newest; seq > p.Seq; seq-- {
+		var v Pointer
+		if err := l.getJSON(ctx, pointerKey(name, seq), &v); err != nil {
+			if isNotFound(err) {
+				return fmt.Errorf("%w: version %d is stale (version %d was pruned)", domain.ErrConflict, p.Seq, seq)
+			}
+			return fmt.Errorf("check version %d: %w", p.Seq, err)
+		}
+		if seq == p.Seq+1 {
+			if v.Prev != p.ID {
+				return fmt.Errorf("%w: version %d is stale (version %d follows another)", domain.ErrConflict, p.Seq, seq)
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// pruneAge is how old (by the store's clock) a version must be, relative
+// to the newest, before it is pruned. A mover that stalls longer than
+// this between its write and its check may be told it lost although
+// others built on its version; readers are never affected.
+const pruneAge = 10 * time.Minute
+
+// prunePointer deletes versions older than the newest PointerKeep (and
+// older than pruneAge) after newest was written, from the listing seqs.
+// Failures are ignored: old versions cost storage, never correctness.
 func (l *Lake) prunePointer(ctx context.Context, name string, newest int64, seqs []int64) {
+	if len(seqs) <= PointerKeep {
+		return
+	}
+	top, err := l.st.ModTime(ctx, pointerKey(name, newest))
+	if err != nil {
+		return
+	}
 	for _, s := range seqs {
 		if s > newest-PointerKeep {
 			break
+		}
+		mt, err := l.st.ModTime(ctx, pointerKey(name, s))
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil || top.Sub(mt) < l.pruneAge {
+			return
 		}
 		if err := l.st.Delete(ctx, pointerKey(name, s)); err != nil && !isNotFound(err) {
 			return
@@ -194,7 +235,7 @@ func (l *Lake) advancePointer(ctx context.Context, name, target string, at time.
 		if err != nil && !isNotFound(err) {
 			return false, err
 		}
-		if err == nil && cur.Target >= target {
+		if err == nil && (cur.Target == target || runTime(cur.Target) > runTime(target)) {
 			return cur.Target == target, nil
 		}
 		_, err = l.MovePointer(ctx, name, cur.Seq, target, at)
@@ -216,4 +257,13 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
 	return hex.EncodeToString(b)
+}
+
+// runTime returns the time part of a run ID ("20261123T083000.123Z" of
+// "20261123T083000.123Z-1f2e3d4c"). A pointer never moves to a run that
+// started earlier than the one it names; of two runs that started in the
+// same millisecond, the later commit wins.
+func runTime(runID string) string {
+	t, _, _ := strings.Cut(runID, "-")
+	return t
 }

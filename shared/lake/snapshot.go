@@ -73,11 +73,11 @@ type Manifest struct {
 }
 
 // NewRunID returns a run ID that sorts by time: the UTC time to the
-// second and 8 random hex digits, e.g. "20261123T083000Z-1f2e3d4c".
+// millisecond and 8 random hex digits, e.g. "20261123T083000.123Z-1f2e3d4c".
 func NewRunID(now time.Time) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+	return now.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(b[:])
 }
 
 // RunPrefix returns the key prefix of a run's files, ending with "/".

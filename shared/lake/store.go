@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
@@ -39,6 +40,9 @@ type store interface {
 	Delete(ctx context.Context, key string) error
 	// Exists reports whether the key exists.
 	Exists(ctx context.Context, key string) (bool, error)
+	// ModTime returns when the object was last written, by the store's
+	// clock; domain.ErrNotFound when there is none.
+	ModTime(ctx context.Context, key string) (time.Time, error)
 	// Close releases the store.
 	Close() error
 }
@@ -140,6 +144,14 @@ func (s *bucketStore) Exists(ctx context.Context, key string) (bool, error) {
 		return false, kindOf(err)
 	}
 	return ok, nil
+}
+
+func (s *bucketStore) ModTime(ctx context.Context, key string) (time.Time, error) {
+	a, err := s.b.Attributes(ctx, key)
+	if err != nil {
+		return time.Time{}, kindOf(err)
+	}
+	return a.ModTime, nil
 }
 
 func (s *bucketStore) Close() error { return s.b.Close() }

@@ -139,11 +139,12 @@ func TestRightsize(t *testing.T) {
 			series:    []domain.Series{hourly("i-1", domain.MetricCPU, twoWeeks, flat(10)), hourly("i-1", domain.MetricMemory, twoWeeks, flat(90))},
 		},
 		{
-			name:      "no memory metric keeps half the memory, high risk",
+			name:      "no memory metric: memory is never shrunk, only CPU",
 			resources: []domain.Resource{vm("i-1", "m5.2xlarge", optIn)},
 			series:    []domain.Series{hourly("i-1", domain.MetricCPU, twoWeeks, flat(10))},
-			want: []brief{{domain.ActionRightsize, "i-1", running("m5.2xlarge"), running("m5.xlarge"),
-				usd("140.16"), domain.BasisListPrice, domain.RiskHigh}},
+			// 8 vCPU × 10 % / 70 % → 1.1 vCPU; memory kept at 32 GiB: r5.xlarge.
+			want: []brief{{domain.ActionRightsize, "i-1", running("m5.2xlarge"), running("r5.xlarge"),
+				usd("96.36"), domain.BasisListPrice, domain.RiskLow}},
 		},
 		{
 			name:      "busy VM: no cheaper size fits",
@@ -237,6 +238,7 @@ func TestRightsize(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pol := domain.DefaultPolicy()
+			pol.Rightsize.MinConfidence = 0 // short windows are tested here; the gate has its own test
 			if tt.pol != nil {
 				tt.pol(&pol)
 			}
@@ -758,12 +760,37 @@ func TestMemoryAtZeroIsNoData(t *testing.T) {
 	snap := &fakeSnapshot{ref: ref(), resources: []domain.Resource{vm("i-1", "m5.2xlarge", optIn)},
 		series: []domain.Series{hourly("i-1", domain.MetricCPU, 336, flat(10)), hourly("i-1", domain.MetricMemory, 336, flat(0))}}
 	plan := optimize(t, domain.DefaultPolicy(), snap)
-	// Treated as missing: memory kept at half (m5.xlarge), not shrunk to m5.large.
-	want := []brief{{domain.ActionRightsize, "i-1", running("m5.2xlarge"), running("m5.xlarge"), usd("140.16"), domain.BasisListPrice, domain.RiskHigh}}
+	// Treated as missing: memory kept whole (r5.xlarge), not shrunk to m5.large.
+	want := []brief{{domain.ActionRightsize, "i-1", running("m5.2xlarge"), running("r5.xlarge"), usd("96.36"), domain.BasisListPrice, domain.RiskLow}}
 	if diff := cmp.Diff(want, briefs(plan)); diff != "" {
 		t.Fatalf("Optimize() actions (-want +got):\n%s", diff)
 	}
 	if !hasNote(plan.Actions[0], "memory metric reads 0% throughout") {
 		t.Errorf("notes = %q", plan.Actions[0].Evidence.Notes)
+	}
+}
+
+func TestLowConfidenceResizeIsLeftOut(t *testing.T) {
+	// 40 observed hours of a 14-day window: enough data, too little confidence.
+	vals := make([]float32, 336)
+	for i := range vals {
+		vals[i] = domain.Missing
+		if i >= 296 {
+			vals[i] = 10
+		}
+	}
+	snap := &fakeSnapshot{ref: ref(), resources: []domain.Resource{vm("i-1", "m5.2xlarge", optIn)},
+		series: []domain.Series{hourly("i-1", domain.MetricCPU, 336, func(i int) float32 { return vals[i] }), hourly("i-1", domain.MetricMemory, 336, func(i int) float32 { return vals[i] })}}
+	plan := optimize(t, domain.DefaultPolicy(), snap)
+	if len(plan.Actions) != 0 {
+		t.Fatalf("Optimize() proposed %v on 40 h of data; want nothing at the default minimum confidence", briefs(plan))
+	}
+	if len(plan.Skipped) != 1 || !strings.Contains(plan.Skipped[0].Reason, "low confidence") {
+		t.Fatalf("skipped = %+v; want one low-confidence finding", plan.Skipped)
+	}
+	pol := domain.DefaultPolicy()
+	pol.Rightsize.MinConfidence = 0
+	if plan := optimize(t, pol, snap); len(plan.Actions) != 1 {
+		t.Fatalf("with min_confidence 0: %d actions; want 1", len(plan.Actions))
 	}
 }

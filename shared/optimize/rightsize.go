@@ -103,6 +103,11 @@ func (p *planner) rightsize(e *entry) {
 	if !memKnown {
 		conf *= noMemoryFactor
 	}
+	if conf < pol.MinConfidence {
+		p.skip(r.Ref(), domain.ActionRightsize, fmt.Sprintf("low confidence: %s, below the policy's %s (data covers %s%% of the window)",
+			formatNum(round2(conf)), formatNum(pol.MinConfidence), formatNum(math.Round(u.coverage()*100))))
+		return
+	}
 	a.Confidence = round2(conf)
 	a.Undo = "resize back to " + r.SKU
 	a.Evidence = usageEvidence(u)

@@ -19,8 +19,9 @@ const (
 	// memory metric.
 	noMemoryFactor = 0.7
 	// memoryFloor is the share of current memory a resize keeps when no
-	// memory metric is available.
-	memoryFloor = 0.5
+	// memory metric is available: without a measurement memory is never
+	// shrunk, only CPU.
+	memoryFloor = 1.0
 )
 
 // decide proposes at most one action for e, or records why not.
