@@ -18,6 +18,7 @@
 package lake
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -208,10 +209,21 @@ func decodeJSON(key string, b []byte, v any) error {
 }
 
 // putJSON writes v as indented JSON at key.
+// indentBelow is the size under which JSON documents are indented.
+const indentBelow = 256 << 10
+
 func (l *Lake) putJSON(ctx context.Context, key string, v any, ifNotExist bool) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w: %w", key, domain.ErrInvalid, err)
+	}
+	// Small documents are indented for people reading the lake; large
+	// ones (plans of a big estate, manifests of many files) stay compact.
+	if len(b) < indentBelow {
+		var ind bytes.Buffer
+		if json.Indent(&ind, b, "", "  ") == nil {
+			b = ind.Bytes()
+		}
 	}
 	if err := l.st.Put(ctx, key, append(b, '\n'), ifNotExist); err != nil {
 		return fmt.Errorf("write %s: %w", key, err)

@@ -41,6 +41,11 @@ func newWriter[T any](w io.Writer) *parquet.GenericWriter[T] {
 
 // writeRows encodes rows with w (created on first use) into e.buf.
 func writeRows[T any](e *encoder, w **parquet.GenericWriter[T], rows []T, schema string) error {
+	return writeChunks(e, w, [][]T{rows}, schema)
+}
+
+// writeChunks is writeRows for rows kept in chunks.
+func writeChunks[T any](e *encoder, w **parquet.GenericWriter[T], chunks [][]T, schema string) error {
 	e.buf.Reset()
 	if *w == nil {
 		*w = newWriter[T](&e.buf)
@@ -48,8 +53,10 @@ func writeRows[T any](e *encoder, w **parquet.GenericWriter[T], rows []T, schema
 		(*w).Reset(&e.buf)
 	}
 	(*w).SetKeyValueMetadata(schemaMetadataKey, schema)
-	if _, err := (*w).Write(rows); err != nil {
-		return err
+	for _, rows := range chunks {
+		if _, err := (*w).Write(rows); err != nil {
+			return err
+		}
 	}
 	return (*w).Close()
 }
@@ -64,7 +71,7 @@ func (e *encoder) encode(j *partJob) ([]byte, error) {
 	case j.series != nil:
 		err = writeRows(e, &e.series, j.series, UtilizationSchema)
 	case j.costs != nil:
-		err = writeRows(e, &e.costs, j.costs, CostsSchema)
+		err = writeChunks(e, &e.costs, j.costs, CostsSchema)
 	default:
 		return nil, fmt.Errorf("encode %s: no rows", j.entry.Path)
 	}

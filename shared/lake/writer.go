@@ -71,17 +71,32 @@ type partKey struct{ table, account, date string }
 type partBuf struct {
 	resources []resourceRow
 	series    []seriesRow
-	costs     []costRow
+	// costs are kept in fixed-size chunks: cost rows are wide, and growing
+	// one slice of them would copy every row again at each doubling.
+	costs  [][]costRow
+	nCosts int
 }
 
-func (p *partBuf) len() int { return len(p.resources) + len(p.series) + len(p.costs) }
+// costChunk is the number of cost rows per chunk of a partBuf.
+const costChunk = 2048
+
+func (p *partBuf) len() int { return len(p.resources) + len(p.series) + p.nCosts }
+
+func (p *partBuf) addCost(r costRow) {
+	if n := len(p.costs); n == 0 || len(p.costs[n-1]) == costChunk {
+		p.costs = append(p.costs, make([]costRow, 0, costChunk))
+	}
+	last := &p.costs[len(p.costs)-1]
+	*last = append(*last, r)
+	p.nCosts++
+}
 
 // partJob is one part file on its way to the store.
 type partJob struct {
 	entry     FileEntry
 	resources []resourceRow
 	series    []seriesRow
-	costs     []costRow
+	costs     [][]costRow
 }
 
 // BeginSnapshot starts the snapshot of one collector run. now is the
@@ -261,9 +276,9 @@ func (w *SnapshotWriter) WriteCostRows(ctx context.Context, rows []domain.CostRo
 	limit := w.limit(TableCosts)
 	for i := range conv {
 		p := w.part(keys[i])
-		p.costs = append(p.costs, conv[i])
+		p.addCost(conv[i])
 		w.buffered[TableCosts]++
-		if len(p.costs) >= limit {
+		if p.nCosts >= limit {
 			if err := w.flush(ctx, keys[i]); err != nil {
 				return err
 			}

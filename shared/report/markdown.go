@@ -75,6 +75,9 @@ func Markdown(in Input) []byte {
 			w("\n")
 		}
 		w("\n")
+		if v.Omitted > 0 {
+			w("%d more actions saving %s a month are not listed here; the plan JSON has every one (`cloudtrim report --format json`).\n\n", v.Omitted, md(v.OmittedMonthly))
+		}
 
 		w("## Evidence\n\n")
 		for _, r := range v.Rows {

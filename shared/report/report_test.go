@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -301,5 +302,30 @@ func TestHTMLSelfContained(t *testing.T) {
 		if !bytes.Contains(page, []byte("<svg class=\"peaks\"")) {
 			t.Errorf("HTML() has no inline SVG of the daily peaks")
 		}
+	}
+}
+
+func TestLongPlansAreCut(t *testing.T) {
+	in := Input{Plan: domain.Plan{Version: domain.PlanVersion, ID: "plan-long", Currency: "USD"}, MaxActions: 3}
+	for i := range 10 {
+		ref := domain.ResourceRef{Cloud: domain.AWS, Account: "1", Region: "us-east-1", Kind: domain.KindIP, ID: fmt.Sprintf("eip-%02d", i)}
+		in.Plan.Actions = append(in.Plan.Actions, domain.Action{ID: fmt.Sprintf("act-%02d", i), PlanID: "plan-long", Kind: domain.ActionReleaseIP,
+			Target: ref, MonthlySavings: domain.USD(1_000_000), Summary: "release " + ref.ID})
+	}
+	md := string(Markdown(in))
+	html, err := HTML(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"markdown": md, "html": string(html)} {
+		if !strings.Contains(out, "7 more actions saving USD 7.00 a month") {
+			t.Errorf("%s report does not say 7 actions were left out", name)
+		}
+		if strings.Contains(out, "eip-03") || !strings.Contains(out, "eip-02") {
+			t.Errorf("%s report does not list exactly the first 3 actions", name)
+		}
+	}
+	if got := Summary(in); got.Actions != 10 || got.MonthlySavings != domain.USD(10_000_000) {
+		t.Errorf("Summary = %d actions, %v; want all 10 counted", got.Actions, got.MonthlySavings)
 	}
 }

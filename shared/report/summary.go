@@ -32,6 +32,9 @@ type Input struct {
 	// Outcomes by action ID, optional: present after actuation.
 	Outcomes    map[string]Outcome
 	GeneratedAt time.Time
+	// MaxActions limits the actions listed and explained (the largest
+	// savings first); 0 means DefaultMaxActions. Totals count them all.
+	MaxActions int
 }
 
 // Group is the total of the actions sharing a cloud, an account or a

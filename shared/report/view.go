@@ -12,6 +12,12 @@ import (
 	"github.com/cloudtrim/cloudtrim/shared/domain"
 )
 
+// DefaultMaxActions is how many actions a report lists and explains
+// when Input.MaxActions is zero. Plans list actions by savings, largest
+// first, so the report shows the ones that matter; the totals always
+// count every action.
+const DefaultMaxActions = 500
+
 // maxExamples is the number of examples shown per group of skipped
 // resources.
 const maxExamples = 5
@@ -32,8 +38,12 @@ type view struct {
 	Outcomes                                         []countView
 	Realized, DryRunSavings                          string
 	Rows                                             []actionView
-	Skipped                                          []skipView
-	SkippedCount                                     int
+	// Omitted counts the actions beyond the report's limit, and
+	// OmittedMonthly what they save; they are all in the plan JSON.
+	Omitted        int
+	OmittedMonthly string
+	Skipped        []skipView
+	SkippedCount   int
 }
 
 type snapshotView struct{ Cloud, RunID, At, Manifest string }
@@ -127,9 +137,20 @@ func buildView(in Input) view {
 		v.Realized = money(oc.Realized, p.Currency)
 		v.DryRunSavings = money(oc.DryRunSavings, p.Currency)
 	}
+	limit := in.MaxActions
+	if limit <= 0 {
+		limit = DefaultMaxActions
+	}
+	omitted := domain.Money{Currency: p.Currency}
 	for i, a := range p.Actions {
+		if i >= limit {
+			v.Omitted++
+			omitted = omitted.Plus(a.MonthlySavings)
+			continue
+		}
 		v.Rows = append(v.Rows, actionRow(i+1, a, p, in.Outcomes))
 	}
+	v.OmittedMonthly = money(omitted, p.Currency)
 	v.Skipped = skipGroups(p.Skipped)
 	v.SkippedCount = len(p.Skipped)
 	return v

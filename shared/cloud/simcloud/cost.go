@@ -101,6 +101,7 @@ func (c *Cloud) CostRows(ctx context.Context, account string, window collect.Win
 	if ai < 0 {
 		return nil
 	}
+	memo := newRowMemo()
 	for d := nDays; d >= 1; d-- {
 		day := today.AddDate(0, 0, -d)
 		if !day.Before(window.End) || !day.Add(24*time.Hour).After(window.Start) {
@@ -110,7 +111,7 @@ func (c *Cloud) CostRows(ctx context.Context, account string, window collect.Win
 			return err
 		}
 		e.mu.Lock()
-		rows := e.dayRowsLocked(ai, day)
+		rows := e.dayRowsLocked(ai, day, memo)
 		e.mu.Unlock()
 		for len(rows) > 0 {
 			n := min(costPageSize, len(rows))
@@ -125,11 +126,17 @@ func (c *Cloud) CostRows(ctx context.Context, account string, window collect.Win
 
 // dayRowsLocked builds the rows of one account for one day, resources in
 // scope order then creation order.
-func (e *Estate) dayRowsLocked(ai int, day time.Time) []domain.CostRow {
+func (e *Estate) dayRowsLocked(ai int, day time.Time, memo *rowMemo) []domain.CostRow {
 	a := e.accounts[ai]
 	end := day.Add(24 * time.Hour)
 	monthStart := time.Date(day.Year(), day.Month(), 1, 0, 0, 0, 0, time.UTC)
-	var rows []domain.CostRow
+	n := 0
+	for _, s := range e.scopes[a.cloud] {
+		if s.Account == a.id {
+			n += len(e.byScope[scopeKey{a.cloud, s.Account, s.Region}])
+		}
+	}
+	rows := make([]domain.CostRow, 0, n)
 	for _, s := range e.scopes[a.cloud] {
 		if s.Account != a.id {
 			continue
@@ -140,7 +147,11 @@ func (e *Estate) dayRowsLocked(ai int, day time.Time) []domain.CostRow {
 			if len(secs) == 0 {
 				continue
 			}
-			tags := r.tags()
+			tags, ok := memo.tags[r]
+			if !ok {
+				tags = r.tags()
+				memo.tags[r] = tags
+			}
 			for _, b := range secs {
 				p, ok := e.priceLocked(r.cloud, r.region, r.kind, b.sku)
 				if !ok {
@@ -149,6 +160,7 @@ func (e *Estate) dayRowsLocked(ai int, day time.Time) []domain.CostRow {
 				list, qty := charge(p, r.sizeGiB, b.seconds)
 				eff := domain.USD(discounted(list, a.discountBP))
 				svc, cat, typ := service(r.cloud, r.kind)
+				names := memo.names(r, b.sku)
 				rows = append(rows, domain.CostRow{
 					BillingAccountID:    a.billing,
 					SubAccountID:        a.id,
@@ -161,7 +173,7 @@ func (e *Estate) dayRowsLocked(ai int, day time.Time) []domain.CostRow {
 					ChargePeriodStart:   day,
 					ChargePeriodEnd:     end,
 					ChargeCategory:      domain.ChargeUsage,
-					ChargeDescription:   fmt.Sprintf("%s %s in %s", b.sku, r.kind, r.region),
+					ChargeDescription:   names.description,
 					ChargeFrequency:     "Usage-Based",
 					BillingCurrency:     "USD",
 					BilledCost:          eff,
@@ -184,7 +196,7 @@ func (e *Estate) dayRowsLocked(ai int, day time.Time) []domain.CostRow {
 					ServiceName:         svc,
 					ServiceCategory:     cat,
 					SkuID:               b.sku,
-					SkuPriceID:          fmt.Sprintf("%s/%s/%s/%s", r.cloud, r.region, r.kind, b.sku),
+					SkuPriceID:          names.priceID,
 					Tags:                tags,
 					XCloud:              r.cloud,
 					XSourceFormat:       "simcloud",
@@ -240,4 +252,38 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// rowMemo keeps what one CostRows call computes again for every day: a
+// resource's tags (the rows share one map; readers do not change it)
+// and the per-SKU description strings.
+type rowMemo struct {
+	tags map[*resource]map[string]string
+	skus map[skuName]skuStrings
+}
+
+type skuName struct {
+	cloud  domain.Cloud
+	region string
+	kind   domain.Kind
+	sku    string
+}
+
+type skuStrings struct{ description, priceID string }
+
+func newRowMemo() *rowMemo {
+	return &rowMemo{tags: map[*resource]map[string]string{}, skus: map[skuName]skuStrings{}}
+}
+
+func (m *rowMemo) names(r *resource, sku string) skuStrings {
+	k := skuName{r.cloud, r.region, r.kind, sku}
+	if s, ok := m.skus[k]; ok {
+		return s
+	}
+	s := skuStrings{
+		description: fmt.Sprintf("%s %s in %s", sku, r.kind, r.region),
+		priceID:     fmt.Sprintf("%s/%s/%s/%s", r.cloud, r.region, r.kind, sku),
+	}
+	m.skus[k] = s
+	return s
 }
