@@ -322,12 +322,7 @@ func Demo(ctx context.Context, rt *Runtime, stdout, stderr io.Writer) error {
 		info.Resources, info.Seed, rt.LakeURL())
 
 	fmt.Fprintln(stdout, "1. collect")
-	res, err := rt.Collect(ctx, domain.Clouds, 14, progressPrinter(stderr))
-	if err != nil {
-		return err
-	}
-	printCollect(stdout, res)
-	before, err := rt.Pipeline.RunRates(ctx)
+	before, err := collectAndMeasure(ctx, rt, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -357,12 +352,7 @@ func Demo(ctx context.Context, rt *Runtime, stdout, stderr io.Writer) error {
 	printActuate(stdout, sum, false)
 
 	fmt.Fprintln(stdout, "\n5. collect again")
-	res2, err := rt.Collect(ctx, domain.Clouds, 14, progressPrinter(stderr))
-	if err != nil {
-		return err
-	}
-	printCollect(stdout, res2)
-	after, err := rt.Pipeline.RunRates(ctx)
+	after, err := collectAndMeasure(ctx, rt, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -372,6 +362,17 @@ func Demo(ctx context.Context, rt *Runtime, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "\nreport:  %s\n         %s\n", rt.ArtifactPath(plan.ID, "report.html"), rt.ArtifactPath(plan.ID, "report.md"))
 	fmt.Fprintf(stdout, "took %s\n", time.Since(start).Round(100*time.Millisecond))
 	return nil
+}
+
+// collectAndMeasure collects every cloud, prints the result and
+// measures the run rate of what was collected.
+func collectAndMeasure(ctx context.Context, rt *Runtime, stdout, stderr io.Writer) ([]pipeline.RunRate, error) {
+	res, err := rt.Collect(ctx, domain.Clouds, 14, progressPrinter(stderr))
+	if err != nil {
+		return nil, err
+	}
+	printCollect(stdout, res)
+	return rt.Pipeline.RunRates(ctx)
 }
 
 // SendApproval signs an approval of plan (all actions, or only the
@@ -558,14 +559,13 @@ func printSummary(w io.Writer, plan domain.Plan, sum ActuateSummary, before, aft
 	}
 	var tb, ta domain.Money
 	totalApplied := 0
-	for i, b := range before {
+	for _, b := range before {
 		a := b
 		for _, x := range after {
 			if x.Cloud == b.Cloud {
 				a = x
 			}
 		}
-		_ = i
 		t := byCloud[string(b.Cloud)]
 		fmt.Fprintf(tw, "   %s\t%d\t%d\t%s\t%d\t%s\t%s\t%s\t\n", b.Cloud, b.Resources, t.Actions, money(t.Savings, plan.Currency),
 			applied[b.Cloud], money(b.Monthly, "USD"), money(a.Monthly, "USD"), money(b.Monthly.Minus(a.Monthly), "USD"))
