@@ -38,17 +38,23 @@ func FromFloat(amount float64, currency string) Money {
 func ParseMoney(s, currency string) (Money, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return Money{}, fmt.Errorf("parse money: empty amount")
+		return Money{}, invalidf("parse money: empty amount")
 	}
 	neg := false
 	if s[0] == '-' || s[0] == '+' {
 		neg = s[0] == '-'
 		s = s[1:]
 	}
+	if s == "" || s == "." || s[0] == '-' || s[0] == '+' {
+		return Money{}, invalidf("parse money %q: not a decimal number", s)
+	}
 	if strings.ContainsAny(s, "eE") {
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil {
-			return Money{}, fmt.Errorf("parse money %q: %w", s, err)
+			return Money{}, invalidf("parse money %q: %v", s, err)
+		}
+		if f >= math.MaxInt64/MicrosPerUnit {
+			return Money{}, invalidf("parse money %q: out of range", s)
 		}
 		m := FromFloat(f, currency)
 		if neg {
@@ -62,13 +68,13 @@ func ParseMoney(s, currency string) (Money, error) {
 	}
 	w, err := strconv.ParseInt(whole, 10, 64)
 	if err != nil {
-		return Money{}, fmt.Errorf("parse money %q: not a decimal number", s)
+		return Money{}, invalidf("parse money %q: not a decimal number", s)
 	}
 	var micros int64
 	roundUp := false
 	for i, c := range frac {
 		if c < '0' || c > '9' {
-			return Money{}, fmt.Errorf("parse money %q: not a decimal number", s)
+			return Money{}, invalidf("parse money %q: not a decimal number", s)
 		}
 		if i < 6 {
 			micros = micros*10 + int64(c-'0')
@@ -83,7 +89,7 @@ func ParseMoney(s, currency string) (Money, error) {
 		micros++
 	}
 	if w > math.MaxInt64/MicrosPerUnit-1 {
-		return Money{}, fmt.Errorf("parse money %q: out of range", s)
+		return Money{}, invalidf("parse money %q: out of range", s)
 	}
 	total := w*MicrosPerUnit + micros
 	if neg {
@@ -202,3 +208,12 @@ func sameCurrency(a, b Money) (string, bool) {
 	}
 	return a.Currency, false
 }
+
+// invalidError is an error of kind ErrInvalid whose message is exactly
+// its text, for errors that name the input precisely.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string { return e.msg }
+func (e *invalidError) Unwrap() error { return ErrInvalid }
+
+func invalidf(format string, a ...any) error { return &invalidError{fmt.Sprintf(format, a...)} }

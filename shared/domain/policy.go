@@ -120,7 +120,7 @@ func ParsePolicy(name string, r io.Reader) (Policy, error) {
 	if err := dec.Decode(&p); err != nil {
 		return Policy{}, fmt.Errorf("%w: policy %s: %v", ErrInvalid, name, err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return Policy{}, fmt.Errorf("%w: policy %s: trailing data after the JSON object", ErrInvalid, name)
 	}
 	if err := p.Validate(); err != nil {
@@ -267,7 +267,7 @@ func (s Schedule) Running(t time.Time) bool {
 	}
 	start, err1 := clock(s.Start)
 	stop, err2 := clock(s.Stop)
-	if err1 != nil || err2 != nil {
+	if err1 != nil || err2 != nil || stop <= start {
 		return true
 	}
 	lt := t.In(loc)
@@ -281,15 +281,12 @@ func (s Schedule) Running(t time.Time) bool {
 // RunningFraction returns the share of a week the schedule keeps a
 // resource running.
 func (s Schedule) RunningFraction() float64 {
-	days, err := s.days()
-	if err != nil {
-		return 1
+	if s.Validate() != nil {
+		return 1 // an invalid schedule never stops anything
 	}
-	start, err1 := clock(s.Start)
-	stop, err2 := clock(s.Stop)
-	if err1 != nil || err2 != nil {
-		return 1
-	}
+	days, _ := s.days()
+	start, _ := clock(s.Start)
+	stop, _ := clock(s.Stop)
 	n := 0
 	for _, on := range days {
 		if on {

@@ -107,7 +107,9 @@ func Percentile(sorted []float64, p float64) float64 {
 	if len(sorted) == 0 {
 		return math.NaN()
 	}
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
+	// p*n first: p/100 is inexact (0.07*100 = 7.000000000000001) and
+	// would push an exact rank up by one.
+	rank := int(math.Ceil(p * float64(len(sorted)) / 100))
 	if rank < 1 {
 		rank = 1
 	}

@@ -223,7 +223,10 @@ func (rt *Runtime) Actuate(ctx context.Context, dryRun bool, onResult func(actua
 	for _, c := range domain.Clouds {
 		providers[c] = rt.Sim.Resources(c)
 	}
-	act := rt.Pipeline.Actuator(providers, dryRun, "local-"+fmt.Sprint(os.Getpid()))
+	// One worker name for every local process: the local host runs one
+	// actuator at a time, so a claim left by a crashed earlier run is its own
+	// and is taken over at once.
+	act := rt.Pipeline.Actuator(providers, dryRun, "local")
 	sum := ActuateSummary{Counts: map[domain.ActionStatus]int{}, Realized: domain.Money{Currency: plan.Currency}}
 	defer func() {
 		if err := rt.Sim.Persist(context.WithoutCancel(ctx)); err != nil {
