@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -252,5 +253,77 @@ func TestSampleEventsDecode(t *testing.T) {
 		if b.PlanID == "" || b.Approver == "" || (b.ApproveAll == nil && len(b.Decisions) == 0) {
 			t.Errorf("%s: incomplete body %+v", f, b)
 		}
+	}
+}
+
+// failingRecords fails the n-th write of any kind, as a crash between
+// two writes would leave things.
+type failingRecords struct {
+	*lake.Lake
+	n, writes int
+}
+
+func (f *failingRecords) fail() error {
+	f.writes++
+	if f.writes == f.n {
+		return errors.New("injected store failure")
+	}
+	return nil
+}
+
+func (f *failingRecords) PutDecision(ctx context.Context, d domain.Decision) error {
+	if err := f.fail(); err != nil {
+		return err
+	}
+	return f.Lake.PutDecision(ctx, d)
+}
+
+func (f *failingRecords) AppendAudit(ctx context.Context, ev domain.AuditEvent) error {
+	if err := f.fail(); err != nil {
+		return err
+	}
+	return f.Lake.AppendAudit(ctx, ev)
+}
+
+func (f *failingRecords) Transition(ctx context.Context, prev *domain.ActionState, next domain.ActionState) (domain.ActionState, error) {
+	if err := f.fail(); err != nil {
+		return domain.ActionState{}, err
+	}
+	return f.Lake.Transition(ctx, prev, next)
+}
+
+// TestFailureMidwayThenRetry fails each write of an approval in turn; a
+// new signed request from the approver then completes the approval with
+// one decision and one queued state per action, whatever had been
+// written before the failure.
+func TestFailureMidwayThenRetry(t *testing.T) {
+	for n := 1; n <= 9; n++ {
+		t.Run(fmt.Sprint("write ", n), func(t *testing.T) {
+			f := newFixture(t)
+			rec := &failingRecords{Lake: f.lake, n: n}
+			f.svc.Records = rec
+			body, _ := approve.NewBody(&f.plan, "ops@example.com")
+			if _, err := f.svc.Handle(context.Background(), signed(secret, t0, body)); err == nil {
+				t.Fatalf("Handle with write %d failing succeeded", n)
+			}
+			f.now = t0.Add(30 * time.Second)
+			res, err := f.svc.Handle(context.Background(), signed(secret, f.now, body))
+			if err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			if len(res.Approved) != 3 {
+				t.Fatalf("retry approved %d; want 3", len(res.Approved))
+			}
+			ds, _ := f.lake.Decisions(context.Background(), f.plan.ID)
+			if len(ds) != 3 {
+				t.Errorf("%d decisions after the retry; want exactly 3 (decision IDs are deterministic)", len(ds))
+			}
+			for _, a := range f.plan.Actions {
+				st, err := f.lake.ActionState(context.Background(), f.plan.ID, a.ID)
+				if err != nil || st.Status != domain.StatusQueued || st.Seq != 1 {
+					t.Errorf("state of %s = %+v, %v; want one queued state", a.ID, st, err)
+				}
+			}
+		})
 	}
 }

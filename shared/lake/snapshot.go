@@ -270,3 +270,12 @@ func (s *Snapshot) Series(ctx context.Context, fn func(domain.Series) error) err
 func (s *Snapshot) CostRows(ctx context.Context, fn func(domain.CostRow) error) error {
 	return readTable(ctx, s, TableCosts, func(row *costRow) error { return fn(row.domain()) })
 }
+
+// CostUsage streams the cost rows like CostRows but decodes only the
+// columns that price a resource: BillingAccountId, SubAccountId,
+// ChargePeriodStart/End, ChargeCategory, BillingCurrency, the four cost
+// columns, ResourceId, RegionId and x_Cloud. Every other field of the
+// rows it gives is zero. Files are checked as in CostRows.
+func (s *Snapshot) CostUsage(ctx context.Context, fn func(domain.CostRow) error) error {
+	return readTable(ctx, s, TableCosts, func(row *costUsageRow) error { return fn(row.domain()) })
+}

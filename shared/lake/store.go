@@ -100,8 +100,10 @@ func (s *bucketStore) List(ctx context.Context, prefix, delimiter string) ([]str
 	// fileblob fails a listing when a file vanishes under it (a temporary
 	// file renamed into place, a pruned version deleted): list again. A
 	// listing is never "not found", only empty.
+	// Under many concurrent writers a listing can be disturbed several
+	// times in a row, so back off a little between attempts.
 	var err error
-	for attempt := 0; attempt < 5; attempt++ {
+	for attempt := 0; attempt < 50; attempt++ {
 		var keys []string
 		keys, err = s.list(ctx, prefix, delimiter)
 		if err == nil {
@@ -109,6 +111,11 @@ func (s *bucketStore) List(ctx context.Context, prefix, delimiter string) ([]str
 		}
 		if gcerrors.Code(err) != gcerrors.NotFound || ctx.Err() != nil {
 			return nil, kindOf(err)
+		}
+		select {
+		case <-time.After(time.Duration(min(attempt+1, 20)) * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
 	return nil, fmt.Errorf("listing keeps changing: %w", err)

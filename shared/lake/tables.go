@@ -225,3 +225,34 @@ func (row *costRow) domain() domain.CostRow {
 	}
 	return c
 }
+
+// costUsageRow is the projection of costRow that prices resources; a
+// reader of it decodes only these columns.
+type costUsageRow struct {
+	BillingAccountID  string    `parquet:"BillingAccountId,dict"`
+	SubAccountID      string    `parquet:"SubAccountId,dict"`
+	ChargePeriodStart time.Time `parquet:"ChargePeriodStart,timestamp(microsecond)"`
+	ChargePeriodEnd   time.Time `parquet:"ChargePeriodEnd,timestamp(microsecond)"`
+	ChargeCategory    string    `parquet:"ChargeCategory,dict"`
+	BillingCurrency   string    `parquet:"BillingCurrency,dict"`
+	BilledCost        int64     `parquet:"BilledCost,decimal(6:18)"`
+	EffectiveCost     int64     `parquet:"EffectiveCost,decimal(6:18)"`
+	ListCost          int64     `parquet:"ListCost,decimal(6:18)"`
+	ContractedCost    int64     `parquet:"ContractedCost,decimal(6:18)"`
+	ResourceID        string    `parquet:"ResourceId"`
+	RegionID          string    `parquet:"RegionId,dict"`
+	XCloud            string    `parquet:"x_Cloud,dict"`
+}
+
+func (row *costUsageRow) domain() domain.CostRow {
+	cur := row.BillingCurrency
+	money := func(micros int64) domain.Money { return domain.Money{Micros: micros, Currency: cur} }
+	return domain.CostRow{
+		BillingAccountID: row.BillingAccountID, SubAccountID: row.SubAccountID,
+		ChargePeriodStart: row.ChargePeriodStart.UTC(), ChargePeriodEnd: row.ChargePeriodEnd.UTC(),
+		ChargeCategory: row.ChargeCategory, BillingCurrency: cur,
+		BilledCost: money(row.BilledCost), EffectiveCost: money(row.EffectiveCost), ListCost: money(row.ListCost),
+		ContractedCost: money(row.ContractedCost), ResourceID: row.ResourceID, RegionID: row.RegionID,
+		XCloud: domain.Cloud(row.XCloud),
+	}
+}

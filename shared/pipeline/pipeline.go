@@ -98,8 +98,11 @@ func (s snapshot) Series(ctx context.Context, fn func(domain.Series) error) erro
 	return s.s.Series(ctx, fn)
 }
 
+// CostRows gives the optimizer the pricing projection of the cost rows:
+// it reads resource IDs, charge periods and costs, never the wide
+// descriptive columns, so only those columns are decoded.
 func (s snapshot) CostRows(ctx context.Context, fn func(domain.CostRow) error) error {
-	return s.s.CostRows(ctx, fn)
+	return s.s.CostUsage(ctx, fn)
 }
 
 // Plan reads the latest committed snapshot of every cloud that has one,

@@ -526,6 +526,22 @@ func testSnapshotRoundTrip(t *testing.T, l *lake.Lake) {
 	if diff := DatasetDiff(ds, got); diff != "" {
 		t.Errorf("snapshot round trip mismatch (-want +got):\n%s", diff)
 	}
+	// The pricing projection gives the same rows with only its columns.
+	var usage []domain.CostRow
+	must(t, "CostUsage", s.CostUsage(ctx, func(c domain.CostRow) error { usage = append(usage, c); return nil }))
+	if len(usage) != len(got.Costs) {
+		t.Fatalf("CostUsage gave %d rows; CostRows %d", len(usage), len(got.Costs))
+	}
+	for i, full := range got.Costs {
+		want := domain.CostRow{BillingAccountID: full.BillingAccountID, SubAccountID: full.SubAccountID,
+			ChargePeriodStart: full.ChargePeriodStart, ChargePeriodEnd: full.ChargePeriodEnd, ChargeCategory: full.ChargeCategory,
+			BillingCurrency: full.BillingCurrency, BilledCost: full.BilledCost, EffectiveCost: full.EffectiveCost,
+			ListCost: full.ListCost, ContractedCost: full.ContractedCost, ResourceID: full.ResourceID,
+			RegionID: full.RegionID, XCloud: full.XCloud}
+		if diff := cmp.Diff(want, usage[i]); diff != "" {
+			t.Fatalf("CostUsage row %d (-want +got):\n%s", i, diff)
+		}
+	}
 	// Gaps stay gaps, never zeros.
 	gaps := 0
 	for _, ss := range got.Series {
