@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cloudtrim/cloudtrim/shared/domain"
@@ -36,7 +37,44 @@ const (
 	Ack        Disposition = "ack"         // done (applied, skipped, dry run, or already done)
 	Retry      Disposition = "retry"       // try again later (transient failure, another worker holds it)
 	DeadLetter Disposition = "dead_letter" // never going to work: malformed or not approved
+	Hold       Disposition = "hold"        // keep for a later run: this run's blast-radius cap is spent
 )
+
+// Budget is the number of changes one actuation run may still make (a
+// blast-radius cap). It is safe for concurrent use; a nil Budget is
+// unlimited.
+type Budget struct {
+	mu   sync.Mutex
+	left int
+}
+
+// NewBudget returns a budget of n changes; n <= 0 allows none.
+func NewBudget(n int) *Budget { return &Budget{left: max(n, 0)} }
+
+// Left returns the changes still allowed.
+func (b *Budget) Left() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.left
+}
+
+func (b *Budget) take() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.left <= 0 {
+		return false
+	}
+	b.left--
+	return true
+}
+
+// RunBudget is the cap of one run under the policy: at most MaxActions
+// changes and at most MaxPercent of the fleet. It fails closed: an
+// unknown fleet size (0) allows no change.
+func RunBudget(caps domain.Caps, fleet int) *Budget {
+	byPercent := int(caps.MaxPercent / 100 * float64(fleet))
+	return NewBudget(min(caps.MaxActions, byPercent))
+}
 
 // Result is what handling one message came to.
 type Result struct {
@@ -60,6 +98,9 @@ type Actuator struct {
 	DryRun bool
 	// Worker names this worker in action states.
 	Worker string
+	// Budget caps the changes of this run; nil is unlimited. A dry run
+	// uses none, and neither does an action that is refused or skipped.
+	Budget *Budget
 	// Lease is how long another worker's claim is respected before it is
 	// taken over as crashed; default 10 minutes.
 	Lease time.Duration
@@ -155,6 +196,16 @@ func (a *Actuator) handle(ctx context.Context, msg domain.QueuedAction) Result {
 	}
 
 	status, reason, live, err := a.apply(ctx, prov, act, recovering, now)
+	if errors.Is(err, errCapReached) {
+		// Give the claim back: a later run applies it.
+		if _, terr := a.Records.Transition(ctx, &claimed, domain.ActionState{
+			Version: domain.ActionStateVersion, PlanID: act.PlanID, ActionID: act.ID,
+			Status: domain.StatusQueued, Worker: a.Worker, Attempt: claimed.Attempt, At: a.now(), Reason: err.Error(),
+		}); terr != nil {
+			return Result{Disposition: Retry, Status: domain.StatusApplying, Reason: fmt.Sprintf("release claim: %v", terr)}
+		}
+		return Result{Disposition: Hold, Status: domain.StatusQueued, Reason: err.Error()}
+	}
 	if err != nil {
 		// Transient: leave the claim; the retry takes it over.
 		return Result{Disposition: Retry, Status: domain.StatusApplying, Reason: err.Error()}
@@ -205,6 +256,9 @@ func (a *Actuator) approved(ctx context.Context, act domain.Action, decisionID s
 	return "", nil
 }
 
+// errCapReached says the run's blast-radius cap is spent.
+var errCapReached = errors.New("blast-radius cap of this run reached: held for a later run")
+
 // apply re-reads the live resource, checks it, and (unless dry-run)
 // reconciles it towards the action's After state. A returned error is
 // transient; everything else is an outcome.
@@ -236,6 +290,9 @@ func (a *Actuator) apply(ctx context.Context, prov Resources, act domain.Action,
 		return domain.StatusSkipped, "drift: live " + strings.Join(diff, "; "), obs, nil
 	}
 
+	if !a.DryRun && a.Budget != nil && !recovering && !a.Budget.take() {
+		return "", "", obs, errCapReached
+	}
 	if err := a.audit(ctx, act, domain.AuditApplyStart, obs, domain.ResourceState{}, ""); err != nil {
 		return "", "", obs, fmt.Errorf("audit before change: %w", err)
 	}

@@ -481,3 +481,69 @@ func TestDryRunThenApply(t *testing.T) {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 }
+
+func TestBlastRadiusCapHoldsTheRest(t *testing.T) {
+	r1, r2 := vm("i-1", "m5.large", domain.StateRunning), vm("i-2", "m5.large", domain.StateRunning)
+	c := newFakeCloud(r1, r2)
+	stopped := domain.ResourceState{SKU: "m5.large", State: domain.StateStopped}
+	a1, a2 := action(domain.ActionStop, r1, stopped), action(domain.ActionStop, r2, stopped)
+	e := setup(t, c, true, a1, a2)
+	ctx := context.Background()
+
+	dry := e.actuator(true)
+	dry.Budget = actuate.NewBudget(1)
+	for _, a := range []domain.Action{a1, a2} {
+		if res := dry.Handle(ctx, e.message(a)); res.Status != domain.StatusDryRun {
+			t.Fatalf("dry run under a cap = %+v; want dry_run (a dry run changes nothing and uses no budget)", res)
+		}
+	}
+	if dry.Budget.Left() != 1 {
+		t.Fatalf("dry run used the budget: %d left", dry.Budget.Left())
+	}
+
+	run1 := e.actuator(false)
+	run1.Budget = actuate.NewBudget(1)
+	if res := run1.Handle(ctx, e.message(a1)); res.Status != domain.StatusApplied {
+		t.Fatalf("first action = %+v; want applied", res)
+	}
+	res := run1.Handle(ctx, e.message(a2))
+	if res.Disposition != actuate.Hold || !strings.Contains(res.Reason, "cap") {
+		t.Fatalf("second action = %+v; want hold (cap reached)", res)
+	}
+	if diff := cmp.Diff([]string{"stop i-1"}, c.Calls()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	if st := e.state(a2); st.Status != domain.StatusQueued {
+		t.Errorf("held action state = %+v; want queued again for a later run", st)
+	}
+	for _, ev := range e.audit() {
+		if ev.ActionID == a2.ID && ev.Type == domain.AuditApplyStart && !ev.DryRun {
+			t.Errorf("held action has an apply_start audit event: %+v", ev)
+		}
+	}
+
+	run2 := e.actuator(false)
+	run2.Budget = actuate.NewBudget(1)
+	if res := run2.Handle(ctx, e.message(a2)); res.Status != domain.StatusApplied {
+		t.Fatalf("next run = %+v; want applied", res)
+	}
+}
+
+func TestRunBudgetFailsClosed(t *testing.T) {
+	tests := []struct {
+		caps  domain.Caps
+		fleet int
+		want  int
+	}{
+		{domain.Caps{MaxActions: 200, MaxPercent: 20}, 72, 14},
+		{domain.Caps{MaxActions: 10, MaxPercent: 20}, 1000, 10},
+		{domain.Caps{MaxActions: 200, MaxPercent: 20}, 0, 0},
+		{domain.Caps{MaxActions: 0, MaxPercent: 100}, 50, 0},
+		{domain.Caps{MaxActions: 200, MaxPercent: 20}, 4, 0},
+	}
+	for _, tt := range tests {
+		if got := actuate.RunBudget(tt.caps, tt.fleet).Left(); got != tt.want {
+			t.Errorf("RunBudget(%+v, %d) = %d; want %d", tt.caps, tt.fleet, got, tt.want)
+		}
+	}
+}

@@ -527,6 +527,9 @@ func printActuate(w io.Writer, sum ActuateSummary, dryRun bool) {
 	if sum.DeadLetters > 0 {
 		parts = append(parts, fmt.Sprintf("%d dead-lettered", sum.DeadLetters))
 	}
+	if sum.Held > 0 {
+		parts = append(parts, fmt.Sprintf("%d held for a later run by the blast-radius cap of %d changes a run", sum.Held, sum.Cap))
+	}
 	if len(parts) == 0 {
 		parts = append(parts, "nothing to do")
 	}
@@ -534,7 +537,7 @@ func printActuate(w io.Writer, sum ActuateSummary, dryRun bool) {
 	if dryRun {
 		mode = "dry run: nothing was changed"
 	}
-	fmt.Fprintf(w, "   %s (%s)\n", strings.Join(parts, ", "), mode)
+	fmt.Fprintf(w, "   %s: %s\n", mode, strings.Join(parts, ", "))
 	for _, r := range sum.Results {
 		if r.Status != domain.StatusApplied && r.Status != domain.StatusDryRun {
 			fmt.Fprintf(w, "   - %s %s: %s\n", r.ActionID, r.Status, r.Reason)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cloudtrim/cloudtrim/shared/actuate"
 	"github.com/cloudtrim/cloudtrim/shared/domain"
 	"github.com/cloudtrim/cloudtrim/shared/runtime/local"
 )
@@ -67,6 +68,37 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	states, err := rt.Pipeline.Lake.ActionStates(ctx, plan.ID)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The blast-radius cap (20 % of the fleet a run) held some actions
+	// back: none beyond the cap was applied, and the rest wait, queued.
+	capacity := actuate.RunBudget(domain.DefaultPolicy().Caps, plan.Resources).Left()
+	first, held := 0, 0
+	for _, st := range states {
+		switch {
+		case st.Status == domain.StatusApplied:
+			first++
+		case st.Status == domain.StatusQueued && strings.Contains(st.Reason, "cap"):
+			held++
+		}
+	}
+	if first != capacity || held == 0 {
+		t.Fatalf("first run applied %d and held %d; want exactly the cap (%d) applied and the rest held", first, held, capacity)
+	}
+	// Later runs apply the rest, a cap's worth at a time.
+	for run := 2; run <= 5; run++ {
+		sum, err := rt.Actuate(ctx, false, nil)
+		if err != nil {
+			t.Fatalf("actuation run %d: %v", run, err)
+		}
+		if sum.Counts[domain.StatusApplied] > capacity {
+			t.Fatalf("run %d applied %d; the cap is %d", run, sum.Counts[domain.StatusApplied], capacity)
+		}
+		if sum.Held == 0 {
+			break
+		}
+	}
+	if states, err = rt.Pipeline.Lake.ActionStates(ctx, plan.ID); err != nil {
 		t.Fatal(err)
 	}
 	applied := 0

@@ -27,6 +27,7 @@ import (
 	"github.com/cloudtrim/cloudtrim/shared/lake"
 	"github.com/cloudtrim/cloudtrim/shared/pipeline"
 	"github.com/cloudtrim/cloudtrim/shared/pricing"
+	"github.com/cloudtrim/cloudtrim/shared/queue"
 	"github.com/cloudtrim/cloudtrim/shared/queue/memqueue"
 	"github.com/cloudtrim/cloudtrim/shared/runtime/httpapi"
 )
@@ -189,7 +190,11 @@ type ActuateSummary struct {
 	Results     []actuate.Result
 	Counts      map[domain.ActionStatus]int
 	DeadLetters int
-	Realized    domain.Money
+	// Held counts the actions kept for a later run by the blast-radius
+	// cap, which allowed Cap changes in this run.
+	Held     int
+	Cap      int
+	Realized domain.Money
 }
 
 // Actuate puts every approved, unfinished action of the newest plan
@@ -227,48 +232,77 @@ func (rt *Runtime) Actuate(ctx context.Context, dryRun bool, onResult func(actua
 	// actuator at a time, so a claim left by a crashed earlier run is its own
 	// and is taken over at once.
 	act := rt.Pipeline.Actuator(providers, dryRun, "local")
-	sum := ActuateSummary{Counts: map[domain.ActionStatus]int{}, Realized: domain.Money{Currency: plan.Currency}}
+	act.Budget = actuate.RunBudget(rt.Pipeline.Policy.Caps, plan.Resources)
+	sum := ActuateSummary{Counts: map[domain.ActionStatus]int{}, Realized: domain.Money{Currency: plan.Currency}, Cap: act.Budget.Left()}
 	defer func() {
 		if err := rt.Sim.Persist(context.WithoutCancel(ctx)); err != nil {
 			rt.logger.Error("persist simulated estate", "error", err)
 		}
 	}()
-	clouds := append([]domain.Cloud(nil), domain.Clouds...)
-	sort.Slice(clouds, func(i, j int) bool { return clouds[i] < clouds[j] })
+	clouds := domain.Clouds
+	// Each round takes what every cloud's queue has visible and handles
+	// it in plan order, largest savings first, so a capped run spends its
+	// budget where it saves most whatever cloud that is.
+	order := make(map[string]int, len(plan.Actions))
+	for i, a := range plan.Actions {
+		order[a.ID] = i
+	}
+	type delivery struct {
+		q    *memqueue.Queue
+		m    queue.Message
+		rank int
+	}
 	for idle := 0; idle < 3; {
-		progressed := false
+		var round []delivery
 		for _, c := range clouds {
-			q := rt.Queues[c]
-			msgs, err := q.Receive(ctx, 10)
+			msgs, err := rt.Queues[c].Receive(ctx, 100)
 			if err != nil {
 				return sum, err
 			}
 			for _, m := range msgs {
-				progressed = true
-				res := act.Handle(ctx, m.Body)
-				switch res.Disposition {
-				case actuate.Ack:
-					_ = q.Ack(ctx, m.ID)
-					sum.Counts[res.Status]++
-					sum.Results = append(sum.Results, res)
-					if res.Status == domain.StatusApplied {
-						if a, ok := plan.Action(res.ActionID); ok && res.PlanID == plan.ID {
-							sum.Realized = sum.Realized.Plus(a.MonthlySavings)
-						}
-					}
-				case actuate.Retry:
-					_ = q.Nack(ctx, m.ID, 0, res.Reason)
-				case actuate.DeadLetter:
-					_ = q.Reject(ctx, m.ID, res.Reason)
-					sum.DeadLetters++
-					sum.Results = append(sum.Results, res)
+				var head struct {
+					Action struct {
+						ID string `json:"id"`
+					} `json:"action"`
 				}
-				if onResult != nil {
-					onResult(res)
+				rank, ok := len(plan.Actions), json.Unmarshal(m.Body, &head) == nil
+				if r, known := order[head.Action.ID]; ok && known {
+					rank = r
 				}
+				round = append(round, delivery{rt.Queues[c], m, rank})
 			}
 		}
-		if !progressed {
+		sort.SliceStable(round, func(i, j int) bool { return round[i].rank < round[j].rank })
+		for _, d := range round {
+			q, m := d.q, d.m
+			res := act.Handle(ctx, m.Body)
+			switch res.Disposition {
+			case actuate.Ack:
+				_ = q.Ack(ctx, m.ID)
+				sum.Counts[res.Status]++
+				sum.Results = append(sum.Results, res)
+				if res.Status == domain.StatusApplied {
+					if a, ok := plan.Action(res.ActionID); ok && res.PlanID == plan.ID {
+						sum.Realized = sum.Realized.Plus(a.MonthlySavings)
+					}
+				}
+			case actuate.Retry:
+				_ = q.Nack(ctx, m.ID, 0, res.Reason)
+			case actuate.Hold:
+				// Out of this run's budget. The lake keeps the action
+				// queued, and the next run puts it back on the queue.
+				_ = q.Ack(ctx, m.ID)
+				sum.Held++
+			case actuate.DeadLetter:
+				_ = q.Reject(ctx, m.ID, res.Reason)
+				sum.DeadLetters++
+				sum.Results = append(sum.Results, res)
+			}
+			if onResult != nil {
+				onResult(res)
+			}
+		}
+		if len(round) == 0 {
 			idle++
 		} else {
 			idle = 0
