@@ -210,7 +210,7 @@ func (a *Actuator) handle(ctx context.Context, msg domain.QueuedAction) Result {
 		// Transient: leave the claim; the retry takes it over.
 		return Result{Disposition: Retry, Status: domain.StatusApplying, Reason: err.Error()}
 	}
-	if err := a.finish(ctx, act, &claimed, status, reason, live, now); err != nil {
+	if err := a.finish(ctx, act, &claimed, status, reason, live); err != nil {
 		return Result{Disposition: Retry, Status: status, Reason: fmt.Sprintf("record outcome: %v", err)}
 	}
 	return Result{Disposition: Ack, Status: status, Reason: reason}
@@ -429,7 +429,7 @@ func outcomeOf(err error, op string) (domain.ActionStatus, string, domain.Resour
 	return "", "", domain.ResourceState{}, fmt.Errorf("%s: %w", op, err)
 }
 
-func (a *Actuator) finish(ctx context.Context, act domain.Action, prev *domain.ActionState, status domain.ActionStatus, reason string, live domain.ResourceState, now time.Time) error {
+func (a *Actuator) finish(ctx context.Context, act domain.Action, prev *domain.ActionState, status domain.ActionStatus, reason string, live domain.ResourceState) error {
 	next := domain.ActionState{
 		Version: domain.ActionStateVersion, PlanID: act.PlanID, ActionID: act.ID, Status: status,
 		Worker: a.Worker, At: a.now(), Reason: reason, DryRun: a.DryRun, Live: live,
