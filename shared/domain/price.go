@@ -32,3 +32,22 @@ func (p Price) Monthly() Money {
 	}
 	return p.Amount
 }
+
+// MonthlyFor returns what one resource costs a month at p: the hourly
+// price times HoursPerMonth, the GiB-month price times sizeGiB, or the
+// monthly price. It reports false for an unknown unit, or a per-GiB price
+// without a size.
+func (p Price) MonthlyFor(sizeGiB int64) (Money, bool) {
+	switch p.Unit {
+	case UnitHour:
+		return p.Monthly(), true
+	case UnitGiBMonth:
+		if sizeGiB <= 0 {
+			return Money{}, false
+		}
+		return Money{Micros: p.Amount.Micros * sizeGiB, Currency: p.Amount.Currency}, true
+	case UnitMonth:
+		return p.Amount, true
+	}
+	return Money{}, false
+}

@@ -159,3 +159,24 @@ func TestParseCloud(t *testing.T) {
 		}
 	}
 }
+
+func TestPriceMonthlyFor(t *testing.T) {
+	tests := []struct {
+		p      domain.Price
+		size   int64
+		want   domain.Money
+		wantOK bool
+	}{
+		{domain.Price{Unit: domain.UnitHour, Amount: domain.USD(96_000)}, 0, domain.USD(70_080_000), true},
+		{domain.Price{Unit: domain.UnitGiBMonth, Amount: domain.USD(80_000)}, 100, domain.USD(8_000_000), true},
+		{domain.Price{Unit: domain.UnitGiBMonth, Amount: domain.USD(80_000)}, 0, domain.Money{}, false},
+		{domain.Price{Unit: domain.UnitMonth, Amount: domain.USD(3_650_000)}, 0, domain.USD(3_650_000), true},
+		{domain.Price{Unit: "Requests", Amount: domain.USD(1)}, 0, domain.Money{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := tt.p.MonthlyFor(tt.size)
+		if got != tt.want || ok != tt.wantOK {
+			t.Errorf("%+v.MonthlyFor(%d) = %v, %v; want %v, %v", tt.p, tt.size, got, ok, tt.want, tt.wantOK)
+		}
+	}
+}

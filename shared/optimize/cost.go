@@ -146,23 +146,19 @@ func (p *planner) monthlyCost(e *entry, price domain.Price, priced bool) (monthl
 	if price.Amount.Currency != cur {
 		return monthly{}, fmt.Sprintf("no price: list price of %q is in %q, plan is in %s", price.SKU, price.Amount.Currency, cur), false
 	}
-	var m domain.Money
+	m, ok := price.MonthlyFor(e.res.SizeGiB)
 	var note string
-	switch price.Unit {
-	case domain.UnitHour:
-		m = price.Monthly()
-		note = fmt.Sprintf("list price: %s an hour × %d h", formatUnitPrice(price.Amount), domain.HoursPerMonth)
-	case domain.UnitGiBMonth:
-		if e.res.SizeGiB <= 0 {
-			return monthly{}, fmt.Sprintf("no price: %s has no size to price per GiB", e.res.ID), false
-		}
-		m = domain.Money{Micros: price.Amount.Micros * e.res.SizeGiB, Currency: cur}
-		note = fmt.Sprintf("list price: %s per GiB-month × %d GiB", formatUnitPrice(price.Amount), e.res.SizeGiB)
-	case domain.UnitMonth:
-		m = price.Amount
-		note = "list price: " + price.Amount.String() + " a month"
-	default:
+	switch {
+	case !ok && price.Unit == domain.UnitGiBMonth:
+		return monthly{}, fmt.Sprintf("no price: %s has no size to price per GiB", e.res.ID), false
+	case !ok:
 		return monthly{}, fmt.Sprintf("no price: unit %q of %q is not understood", price.Unit, price.SKU), false
+	case price.Unit == domain.UnitHour:
+		note = fmt.Sprintf("list price: %s an hour × %d h", formatUnitPrice(price.Amount), domain.HoursPerMonth)
+	case price.Unit == domain.UnitGiBMonth:
+		note = fmt.Sprintf("list price: %s per GiB-month × %d GiB", formatUnitPrice(price.Amount), e.res.SizeGiB)
+	default:
+		note = "list price: " + price.Amount.String() + " a month"
 	}
 	if len(otherCurrencies) > 0 {
 		note += fmt.Sprintf(" (billed in %v, plan is in %s)", otherCurrencies, cur)

@@ -85,10 +85,7 @@ func (s *sink) Commit(ctx context.Context) (string, error) {
 // snapshot adapts a committed lake snapshot to the optimizer's Snapshot.
 type snapshot struct{ s *lake.Snapshot }
 
-func (s snapshot) Ref() domain.SnapshotRef {
-	m := s.s.Manifest()
-	return domain.SnapshotRef{Cloud: m.Cloud, RunID: m.RunID, Manifest: lake.ManifestKey(m.Cloud, m.RunID), At: m.CreatedAt}
-}
+func (s snapshot) Ref() domain.SnapshotRef { return s.s.Ref() }
 
 func (s snapshot) Resources(ctx context.Context, fn func(domain.Resource) error) error {
 	return s.s.Resources(ctx, fn)

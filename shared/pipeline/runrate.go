@@ -60,11 +60,5 @@ func (p *Pipeline) MonthlyListCost(r domain.Resource) (domain.Money, bool) {
 	if !ok {
 		return domain.Money{}, false
 	}
-	switch price.Unit {
-	case domain.UnitHour:
-		return price.Monthly(), true
-	case domain.UnitGiBMonth:
-		return domain.Money{Micros: price.Amount.Micros * r.SizeGiB, Currency: price.Amount.Currency}, true
-	}
-	return price.Amount, true
+	return price.MonthlyFor(r.SizeGiB)
 }
