@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -222,22 +221,10 @@ func (a *Actuator) approved(ctx context.Context, act domain.Action, decisionID s
 	if err != nil {
 		return "", err
 	}
-	var mine []domain.Decision
-	for _, d := range ds {
-		if d.ActionID == act.ID {
-			mine = append(mine, d)
-		}
-	}
-	if len(mine) == 0 {
+	last, ok := domain.LatestDecisions(ds)[act.ID]
+	if !ok {
 		return "not approved: no decision recorded for this action", nil
 	}
-	sort.Slice(mine, func(i, j int) bool {
-		if !mine[i].At.Equal(mine[j].At) {
-			return mine[i].At.Before(mine[j].At)
-		}
-		return mine[i].ID < mine[j].ID
-	})
-	last := mine[len(mine)-1]
 	switch {
 	case last.Verdict != domain.Approved:
 		return "not approved: latest decision " + last.ID + " is " + string(last.Verdict), nil
@@ -247,8 +234,8 @@ func (a *Actuator) approved(ctx context.Context, act domain.Action, decisionID s
 		return fmt.Sprintf("approval %s expired: given %v ago, valid for %v", last.ID, now.Sub(last.At).Round(time.Minute), a.maxApprovalAge()), nil
 	}
 	found := false
-	for _, d := range mine {
-		found = found || d.ID == decisionID
+	for _, d := range ds {
+		found = found || (d.ActionID == act.ID && d.ID == decisionID)
 	}
 	if !found {
 		return "not approved: the message names decision " + decisionID + ", which is not recorded", nil

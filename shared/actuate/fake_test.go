@@ -142,9 +142,3 @@ func (f *fakeCloud) Attempts() int {
 	defer f.mu.Unlock()
 	return f.attempts
 }
-
-func (f *fakeCloud) set(r domain.Resource) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.resources[r.ID] = r
-}

@@ -34,6 +34,19 @@ type Decision struct {
 	At         time.Time `json:"at"`
 }
 
+// LatestDecisions returns the decision that stands for each action: the
+// latest by time, ties broken by the greater decision ID, so every reader
+// agrees on it.
+func LatestDecisions(ds []Decision) map[string]Decision {
+	latest := make(map[string]Decision, len(ds))
+	for _, d := range ds {
+		if cur, ok := latest[d.ActionID]; !ok || d.At.After(cur.At) || (d.At.Equal(cur.At) && d.ID > cur.ID) {
+			latest[d.ActionID] = d
+		}
+	}
+	return latest
+}
+
 // QueuedAction is the message put on a cloud's action queue when an
 // action is approved. It carries the whole action so the actuator can
 // check it against the approval without trusting the queue.

@@ -97,9 +97,6 @@ func New(b *blob.Bucket) *Lake {
 	return &Lake{st: newBucketStore(b), pruneAge: pruneAge}
 }
 
-// newWithStore builds a Lake over any store (tests wrap the real one).
-func newWithStore(st store) *Lake { return &Lake{st: st, pruneAge: pruneAge} }
-
 // Close releases the lake's bucket.
 func (l *Lake) Close() error {
 	if err := l.st.Close(); err != nil {

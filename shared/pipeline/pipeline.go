@@ -212,12 +212,7 @@ func (p *Pipeline) Requeue(ctx context.Context, plan domain.Plan, afterDryRun bo
 	if err != nil {
 		return nil, err
 	}
-	latest := map[string]domain.Decision{}
-	for _, d := range ds {
-		if cur, ok := latest[d.ActionID]; !ok || d.At.After(cur.At) || (d.At.Equal(cur.At) && d.ID > cur.ID) {
-			latest[d.ActionID] = d
-		}
-	}
+	latest := domain.LatestDecisions(ds)
 	var out []domain.QueuedAction
 	for _, a := range plan.Actions {
 		st, ok := states[a.ID]
