@@ -4,8 +4,12 @@ export GOFLAGS := -buildvcs=false
 FUNCTIONS := collect-aws collect-azure collect-gcp optimize approve actuate
 BIN      := bin
 DIST     := dist
+# Local stand-ins the tests start (fauxqs on Node 22, versitygw), installed
+# once by tools/standins/install.sh and cached here.
+CLOUDTRIM_STANDINS ?= $(HOME)/.cache/cloudtrim/standins
+export CLOUDTRIM_STANDINS
 
-.PHONY: all build demo test vet unit bench package clean fmt
+.PHONY: all build demo test vet unit bench package clean fmt standins
 
 all: build
 
@@ -17,25 +21,30 @@ demo: build
 	./$(BIN)/cloudtrim demo --dir .cloudtrim/demo
 
 ## test: vet, formatting, unit, conformance, golden and end-to-end tests (race detector on)
-test: vet
+test: vet standins
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
-	$(GO) test -race -count=1 -timeout 20m ./...
+	CLOUDTRIM_REQUIRE_STANDINS=1 $(GO) test -race -count=1 -timeout 20m ./...
+
+## standins: install the local stand-ins the tests start (cached; idempotent)
+standins:
+	bash tools/standins/install.sh
 
 vet:
 	$(GO) vet ./...
 
 ## bench: the performance targets as a printed table
-bench:
+bench: package
 	$(GO) run ./tools/bench
 
-## package: deployable artifacts (linux/arm64 'bootstrap' binaries zipped per function)
+## package: the zips SAM deploys: a linux/arm64 'bootstrap' per function, built
+## with the Lambda host only (tag awslambda) and no RPC mode (lambda.norpc)
 package:
 	@mkdir -p $(DIST)
 	@for f in $(FUNCTIONS); do \
 		echo "package $$f"; \
 		mkdir -p $(DIST)/$$f && \
-		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(DIST)/$$f/bootstrap ./functions/$$f || exit 1; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc,awslambda -trimpath -ldflags='-s -w' -o $(DIST)/$$f/bootstrap ./functions/$$f || exit 1; \
 		$(GO) run ./tools/zipdir $(DIST)/$$f $(DIST)/$$f.zip || exit 1; \
 	done
 

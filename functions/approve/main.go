@@ -1,6 +1,8 @@
-// Command approve is the approve function of cloudtrim. On the local host it runs
-// one invocation against the lake named by CLOUDTRIM_LAKE_URL (or the
-// directory CLOUDTRIM_DIR); see the README for its configuration.
+// Command approve is the approve function of cloudtrim. Built with the tag
+// awslambda (make package) it is the AWS Lambda bootstrap; otherwise it
+// runs one invocation on the local host against the simulated estate,
+// with the lake named by CLOUDTRIM_LAKE_URL (or the directory
+// CLOUDTRIM_DIR). See the README for its configuration.
 package main
 
 import (
@@ -9,12 +11,12 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/cloudtrim/cloudtrim/shared/runtime/local"
+	"github.com/cloudtrim/cloudtrim/shared/runtime/host"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := local.RunFunction(ctx, "approve", os.Getenv, os.Stdout, os.Stderr)
+	code := host.Run(ctx, "approve")
 	stop()
 	os.Exit(code)
 }

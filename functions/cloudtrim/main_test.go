@@ -59,10 +59,12 @@ func TestBinaries(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "CLOUDTRIM_WEBHOOK_SECRET") || strings.Contains(string(out), "short\"") {
 		t.Errorf("approve with a short secret: err %v\n%s", err, out)
 	}
-	// Inside a cloud runtime the local binaries refuse rather than guess.
+	// Inside Lambda the binary is the Lambda host, which reads the
+	// deployment's configuration (CLOUDTRIM_LAKE_URL, an s3:// lake) and
+	// never falls back to the local simulated estate.
 	cmd = exec.Command(filepath.Join(bin, "collect-aws"))
-	cmd.Env = append(append([]string(nil), env...), "AWS_LAMBDA_RUNTIME_API=127.0.0.1:1")
-	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "AWS Lambda") {
+	cmd.Env = []string{"AWS_LAMBDA_RUNTIME_API=127.0.0.1:1", "CLOUDTRIM_DIR=" + t.TempDir()}
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "CLOUDTRIM_LAKE_URL") {
 		t.Errorf("collect-aws under a Lambda environment: err %v\n%s", err, out)
 	}
 }

@@ -30,9 +30,7 @@ import (
 
 	"gocloud.dev/blob"
 	// The backends the lake opens by URL.
-	_ "gocloud.dev/blob/azureblob"
 	_ "gocloud.dev/blob/fileblob"
-	_ "gocloud.dev/blob/gcsblob"
 	_ "gocloud.dev/blob/memblob"
 	_ "gocloud.dev/blob/s3blob"
 

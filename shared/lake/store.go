@@ -183,7 +183,21 @@ func kindOf(err error) error {
 	case gcerrors.Unimplemented:
 		kind = domain.ErrUnsupported
 	default:
-		return err
+		// Drivers leave some answers Unknown (S3's 403
+		// SignatureDoesNotMatch, 503 SlowDown): the HTTP status, which
+		// every SDK's response error reports, still says what it is.
+		var status interface{ HTTPStatusCode() int }
+		if !errors.As(err, &status) {
+			return err
+		}
+		switch status.HTTPStatusCode() {
+		case 401, 403:
+			kind = domain.ErrPermission
+		case 429, 503:
+			kind = domain.ErrThrottled
+		default:
+			return err
+		}
 	}
 	return fmt.Errorf("%w: %w", kind, err)
 }

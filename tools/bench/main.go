@@ -1,7 +1,9 @@
 // Command bench measures cloudtrim against its performance targets and
-// prints a table: collecting a 100,000-resource simulated estate into a
+// prints tables: collecting a 100,000-resource simulated estate into a
 // committed Parquet snapshot, and optimizing it (14 days of hourly CPU
-// and memory). Each measurement runs in its own process so that its
+// and memory); collecting a fake AWS account of 2 and 20 regions through
+// the awscloud provider and the wire-level fakes; and each Lambda
+// function's cold start under the Runtime API harness and its zip size. Each measurement runs in its own process so that its
 // peak resident memory is its own.
 package main
 
@@ -101,6 +103,10 @@ func measure(step string, n int, dir string) error {
 		}
 		fmt.Printf("%f %d %d\n", time.Since(start).Seconds(), plan.Resources, len(plan.Actions))
 	default:
+		var regions int
+		if _, err := fmt.Sscanf(step, "aws-collect-%d", &regions); err == nil && regions >= 1 && regions <= len(awsRegions) {
+			return measureAWSCollect(ctx, regions, dir)
+		}
 		return fmt.Errorf("unknown step %q", step)
 	}
 	return nil
@@ -176,9 +182,11 @@ func table(n int) error {
 	fmt.Fprintf(tw, "optimize, 14 days hourly CPU+memory (%d actions)\t%d\t%.2f s\t%.0f\t%d MiB\t≤ 30 s, ≤ 1 GiB\t%s\t\n",
 		o.extra, o.resources, o.seconds, float64(o.resources)/o.seconds, o.maxRSSBytes>>20, yes(o.seconds <= 30 && o.maxRSSBytes <= 1<<30))
 	tw.Flush()
-	fmt.Printf("machine: %d CPUs; peak RSS is the measuring process's maximum resident set (getrusage).\n", runtime.NumCPU())
-	return nil
+	fmt.Printf("machine: %d CPUs; peak RSS is the measuring process's maximum resident set (getrusage).\n\n", runtime.NumCPU())
+	return awsTable(dir)
 }
+
+func hostArch() string { return runtime.GOOS + "/" + runtime.GOARCH }
 
 func yes(ok bool) string {
 	if ok {

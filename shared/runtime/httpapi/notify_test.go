@@ -1,0 +1,68 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/cloudtrim/cloudtrim/shared/domain"
+	"github.com/cloudtrim/cloudtrim/shared/runtime/httpapi"
+)
+
+func TestNotifierPostsAndNeverRevealsTheURL(t *testing.T) {
+	var got httpapi.Notification
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/services/T000/B000/secret-token" || r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		if err := json.NewDecoder(r.Body).Decode(&got); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
+	}))
+	defer srv.Close()
+	n, err := httpapi.NewNotifier(srv.URL+"/services/T000/B000/secret-token", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Notify(context.Background(), httpapi.Notification{Text: "plan ready", Event: "plan", PlanID: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got.Text != "plan ready" || got.Event != "plan" || got.PlanID != "p1" {
+		t.Fatalf("posted %+v", got)
+	}
+	if strings.Contains(n.String(), "secret-token") {
+		t.Fatalf("String() = %q reveals the URL's path", n)
+	}
+
+	bad, _ := httpapi.NewNotifier(srv.URL+"/services/wrong/secret-token", nil)
+	err = bad.Notify(context.Background(), httpapi.Notification{Text: "x"})
+	if err == nil || strings.Contains(err.Error(), "secret-token") {
+		t.Fatalf("failed post: err = %v, want an error without the URL's path", err)
+	}
+	srv.Close()
+	err = n.Notify(context.Background(), httpapi.Notification{Text: "x"})
+	if err == nil || strings.Contains(err.Error(), "secret-token") {
+		t.Fatalf("unreachable: err = %v, want an error without the URL's path", err)
+	}
+}
+
+func TestNotifierRefusesPlainHTTPOffLoopbackAndNilIsANoOp(t *testing.T) {
+	if _, err := httpapi.NewNotifier("http://hooks.example.com/x", nil); !errors.Is(err, domain.ErrInvalid) {
+		t.Fatalf("plain http: err = %v, want invalid", err)
+	}
+	if _, err := httpapi.NewNotifier("not a url", nil); !errors.Is(err, domain.ErrInvalid) {
+		t.Fatalf("not a URL: err = %v, want invalid", err)
+	}
+	n, err := httpapi.NewNotifier("", nil)
+	if err != nil || n != nil {
+		t.Fatalf("empty URL: %v, %v", n, err)
+	}
+	if err := n.Notify(context.Background(), httpapi.Notification{Text: "x"}); err != nil {
+		t.Fatalf("nil notifier: %v", err)
+	}
+}

@@ -1,0 +1,496 @@
+package lambda
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/cloudtrim/cloudtrim/shared/actuate"
+	"github.com/cloudtrim/cloudtrim/shared/cloud/awscloud"
+	"github.com/cloudtrim/cloudtrim/shared/cloud/awscloud/sqsqueue"
+	"github.com/cloudtrim/cloudtrim/shared/collect"
+	"github.com/cloudtrim/cloudtrim/shared/domain"
+	"github.com/cloudtrim/cloudtrim/shared/lake"
+	"github.com/cloudtrim/cloudtrim/shared/pipeline"
+	"github.com/cloudtrim/cloudtrim/shared/pricing"
+	"github.com/cloudtrim/cloudtrim/shared/report"
+	"github.com/cloudtrim/cloudtrim/shared/runtime/httpapi"
+)
+
+// Config is a function's configuration on AWS, read from the
+// environment variables template.yaml sets.
+type Config struct {
+	Name string
+	// LakeURL is CLOUDTRIM_LAKE_URL, s3://bucket?region=... on AWS.
+	LakeURL string
+	// QueueURL and DeadLetterURL are CLOUDTRIM_QUEUE_URL and
+	// CLOUDTRIM_DEAD_LETTER_QUEUE_URL: the actions queue and its
+	// dead-letter queue.
+	QueueURL, DeadLetterURL string
+	// Apply is CLOUDTRIM_APPLY=true: without it the actuator runs dry.
+	Apply bool
+	// OptInTag is CLOUDTRIM_OPTIN_TAG, overriding the policy's.
+	OptInTag string
+	// NotifyURL is CLOUDTRIM_NOTIFY_URL, an incoming-webhook URL. It is a
+	// credential: LogValue shows only its host.
+	NotifyURL string
+	// SecretARN is CLOUDTRIM_WEBHOOK_SECRET_ARN, the Secrets Manager
+	// secret holding the approval webhook's HMAC key.
+	SecretARN string
+	// Regions is CLOUDTRIM_REGIONS (comma-separated); empty means every
+	// enabled region.
+	Regions []string
+	// Account is CLOUDTRIM_ACCOUNT, the account this deployment manages;
+	// empty means the credentials' account.
+	Account string
+}
+
+// PolicyKey is the lake key of the policy document; without it the
+// default policy applies.
+const PolicyKey = "config/policy.json"
+
+// ConfigFromEnv reads and checks the configuration of function name.
+func ConfigFromEnv(name string, getenv func(string) string) (Config, error) {
+	c := Config{
+		Name: name, LakeURL: getenv("CLOUDTRIM_LAKE_URL"), QueueURL: getenv("CLOUDTRIM_QUEUE_URL"),
+		DeadLetterURL: getenv("CLOUDTRIM_DEAD_LETTER_QUEUE_URL"), OptInTag: getenv("CLOUDTRIM_OPTIN_TAG"),
+		NotifyURL: getenv("CLOUDTRIM_NOTIFY_URL"), SecretARN: getenv("CLOUDTRIM_WEBHOOK_SECRET_ARN"),
+		Account: getenv("CLOUDTRIM_ACCOUNT"),
+	}
+	for _, r := range strings.Split(getenv("CLOUDTRIM_REGIONS"), ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			if !validRegion(r) {
+				return c, fmt.Errorf("%w: CLOUDTRIM_REGIONS: %q is not a region name", domain.ErrInvalid, r)
+			}
+			c.Regions = append(c.Regions, r)
+		}
+	}
+	switch v := getenv("CLOUDTRIM_APPLY"); v {
+	case "", "false":
+	case "true":
+		c.Apply = true
+	default:
+		return c, fmt.Errorf("%w: CLOUDTRIM_APPLY=%q (want true or false)", domain.ErrInvalid, v)
+	}
+	known := false
+	for _, f := range Functions {
+		known = known || f == name
+	}
+	var missing []string
+	need := func(v, env string) {
+		if v == "" {
+			missing = append(missing, env)
+		}
+	}
+	need(c.LakeURL, "CLOUDTRIM_LAKE_URL")
+	switch name {
+	case "approve":
+		need(c.QueueURL, "CLOUDTRIM_QUEUE_URL")
+		need(c.SecretARN, "CLOUDTRIM_WEBHOOK_SECRET_ARN")
+	case "actuate":
+		need(c.QueueURL, "CLOUDTRIM_QUEUE_URL")
+		need(c.DeadLetterURL, "CLOUDTRIM_DEAD_LETTER_QUEUE_URL")
+	}
+	switch {
+	case !known:
+		return c, fmt.Errorf("%w: unknown function %q (want one of %s)", domain.ErrInvalid, name, strings.Join(Functions, ", "))
+	case len(missing) > 0:
+		return c, fmt.Errorf("%w: %s: set %s", domain.ErrInvalid, name, strings.Join(missing, ", "))
+	}
+	if c.Account != "" && !isAccountID(c.Account) {
+		return c, fmt.Errorf("%w: CLOUDTRIM_ACCOUNT=%q is not a 12-digit account ID", domain.ErrInvalid, c.Account)
+	}
+	if _, err := httpapi.NewNotifier(c.NotifyURL, nil); err != nil {
+		return c, fmt.Errorf("CLOUDTRIM_NOTIFY_URL: %w", err)
+	}
+	return c, nil
+}
+
+// LogValue shows the configuration without credentials: the
+// notification URL by its host only.
+func (c Config) LogValue() slog.Value {
+	notify := ""
+	if u, err := url.Parse(c.NotifyURL); err == nil && u.Host != "" {
+		notify = u.Scheme + "://" + u.Host + "/…"
+	}
+	return slog.GroupValue(slog.String("function", c.Name), slog.String("lake_url", c.LakeURL),
+		slog.String("queue_url", c.QueueURL), slog.String("dead_letter_queue_url", c.DeadLetterURL),
+		slog.Bool("apply", c.Apply), slog.String("opt_in_tag", c.OptInTag), slog.String("notify", notify),
+		slog.String("secret_arn", c.SecretARN), slog.Any("regions", c.Regions), slog.String("account", c.Account))
+}
+
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// App is one function's services on AWS: the lake, the pipeline, the
+// AWS provider, the action queues and the notifier.
+type App struct {
+	cfg      Config
+	aws      aws.Config
+	pipe     *pipeline.Pipeline
+	notifier *httpapi.Notifier
+	logger   *slog.Logger
+	provider *awscloud.Provider // collect-aws and actuate
+	queue    *sqsqueue.Queue    // approve and actuate
+	secrets  [][]byte           // approve
+	now      func() time.Time
+	// providerOpts lets tests poll faster; production keeps the defaults.
+	providerOpts func(*awscloud.Config)
+}
+
+// NewApp opens what function cfg.Name needs: the lake and policy for
+// every function, the AWS provider for the collector and the actuator,
+// the queues for approve and actuate, the webhook secret for approve.
+func NewApp(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger) (*App, error) {
+	return newApp(ctx, cfg, awsCfg, logger, time.Now, nil)
+}
+
+func newApp(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger, now func() time.Time, providerOpts func(*awscloud.Config)) (*App, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	a := &App{cfg: cfg, aws: awsCfg, logger: logger, now: now, providerOpts: providerOpts}
+	l, err := lake.Open(ctx, cfg.LakeURL)
+	if err != nil {
+		return nil, err
+	}
+	prices, err := pricing.Embedded()
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("load price catalog: %w", err)
+	}
+	policy, err := loadPolicy(ctx, l)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	if cfg.OptInTag != "" {
+		policy.OptInTag = cfg.OptInTag
+		if err := policy.Validate(); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("CLOUDTRIM_OPTIN_TAG: %w", err)
+		}
+	}
+	a.pipe = &pipeline.Pipeline{Lake: l, Prices: prices, Policy: policy, Now: now, Logger: logger}
+	if cfg.Name == "optimize" {
+		// Live prices the collectors stored replace the embedded ones.
+		if a.pipe.Prices, err = a.pipe.LoadPrices(ctx, prices); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
+	if a.notifier, err = httpapi.NewNotifier(cfg.NotifyURL, nil); err != nil {
+		l.Close()
+		return nil, err
+	}
+	fail := func(err error) (*App, error) {
+		l.Close()
+		return nil, err
+	}
+	switch cfg.Name {
+	case "collect-aws", "actuate":
+		pc := awscloud.Config{AWS: awsCfg, Account: cfg.Account, Regions: cfg.Regions, Logger: logger}
+		if providerOpts != nil {
+			providerOpts(&pc)
+		}
+		if a.provider, err = awscloud.New(ctx, pc); err != nil {
+			return fail(fmt.Errorf("AWS provider: %w", err))
+		}
+	}
+	switch cfg.Name {
+	case "approve", "actuate":
+		a.queue, err = sqsqueue.New(sqs.NewFromConfig(awsCfg), sqsqueue.Options{QueueURL: cfg.QueueURL, DeadLetterURL: cfg.DeadLetterURL})
+		if err != nil {
+			return fail(err)
+		}
+	}
+	if cfg.Name == "approve" {
+		if a.secrets, err = awscloud.WebhookSecrets(ctx, awsCfg, cfg.SecretARN); err != nil {
+			return fail(fmt.Errorf("approval secret: %w", err))
+		}
+	}
+	return a, nil
+}
+
+// loadPolicy reads the policy from the lake, or the default.
+func loadPolicy(ctx context.Context, l *lake.Lake) (domain.Policy, error) {
+	b, err := l.Get(ctx, PolicyKey)
+	if errors.Is(err, domain.ErrNotFound) {
+		return domain.DefaultPolicy(), nil
+	}
+	if err != nil {
+		return domain.Policy{}, fmt.Errorf("read policy %s: %w", PolicyKey, err)
+	}
+	return domain.ParsePolicy("lake "+PolicyKey, bytes.NewReader(b))
+}
+
+// Close releases the lake.
+func (a *App) Close() error { return a.pipe.Lake.Close() }
+
+// Handlers returns the trigger handlers of the app's function.
+func (a *App) Handlers() Handlers {
+	switch a.cfg.Name {
+	case "collect-aws", "collect-azure", "collect-gcp":
+		return Handlers{Collect: a.collect}
+	case "optimize":
+		return Handlers{Optimize: a.optimize}
+	case "approve":
+		return Handlers{Approve: httpapi.ApproveHandler(a.pipe.Approver(a.secrets, a), a.logger)}
+	case "actuate":
+		return Handlers{Actuate: a.actuate}
+	}
+	return Handlers{}
+}
+
+// DefaultDays is the utilization history a scheduled collection reads.
+const DefaultDays = 14
+
+func (a *App) collect(ctx context.Context, req CollectRequest) (any, error) {
+	if req.Cloud != domain.AWS {
+		return nil, fmt.Errorf("%w: collecting %s from AWS Lambda needs that cloud's provider, which this build does not include; deploy the %s collector in %s", domain.ErrUnsupported, req.Cloud, req.Cloud, req.Cloud)
+	}
+	prov := a.provider
+	if len(req.Regions) > 0 {
+		pc := awscloud.Config{AWS: a.aws, Account: a.provider.Account(), Regions: req.Regions, Logger: a.logger}
+		if a.providerOpts != nil {
+			a.providerOpts(&pc)
+		}
+		p, err := awscloud.New(ctx, pc)
+		if err != nil {
+			return nil, err
+		}
+		prov = p
+	}
+	days := req.Days
+	if days == 0 {
+		days = DefaultDays
+	}
+	res, err := a.pipe.Collect(ctx, prov, days, time.Time{}, nil)
+	if err != nil {
+		return nil, err
+	}
+	failed := 0
+	for _, s := range res.Scopes {
+		if s.Error != "" {
+			failed++
+		}
+	}
+	a.logger.InfoContext(ctx, "snapshot committed", "run_id", res.RunID, "resources", res.Resources, "series", res.Series,
+		"cost_rows", res.CostRows, "scopes", len(res.Scopes), "failed_scopes", failed)
+	a.refreshPrices(ctx, prov, res)
+	return res, nil
+}
+
+// refreshPrices reads the on-demand prices of the regions just collected
+// from the Price List API and stores them in the lake for the optimizer.
+// A failure is logged: the snapshot stands, and the optimizer keeps the
+// prices it had (stored earlier, or embedded).
+func (a *App) refreshPrices(ctx context.Context, prov *awscloud.Provider, res collect.Result) {
+	var regions []string
+	seen := map[string]bool{}
+	for _, s := range res.Scopes {
+		if s.Error == "" && !seen[s.Region] {
+			seen[s.Region] = true
+			regions = append(regions, s.Region)
+		}
+	}
+	if len(regions) == 0 {
+		return
+	}
+	live, err := prov.PriceCatalog(ctx, regions)
+	if err == nil {
+		err = a.pipe.StorePrices(ctx, domain.AWS, live.All())
+	}
+	if err != nil {
+		a.logger.WarnContext(ctx, "price refresh failed; the optimizer keeps its prices", "error", err)
+		return
+	}
+	a.logger.InfoContext(ctx, "prices refreshed", "regions", regions, "prices", len(live.All()))
+}
+
+// PlanResponse is what the optimize function answers for one manifest.
+type PlanResponse struct {
+	PlanID         string `json:"plan_id"`
+	Actions        int    `json:"actions"`
+	MonthlySavings string `json:"monthly_savings"`
+	Currency       string `json:"currency"`
+	// Reused is true when the newest plan was already made from the same
+	// snapshots (S3 delivers an event at least once).
+	Reused bool `json:"reused,omitempty"`
+}
+
+func (a *App) optimize(ctx context.Context, m SnapshotManifest) (any, error) {
+	if prev, err := a.pipe.LatestPlan(ctx); err == nil && a.sameSnapshots(ctx, prev) {
+		a.logger.InfoContext(ctx, "plan already made from these snapshots", "plan_id", prev.ID, "manifest", m.Key)
+		return planResponse(prev, true), nil
+	}
+	plan, err := a.pipe.Plan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tot := report.Summary(report.Input{Plan: plan})
+	text := fmt.Sprintf("cloudtrim plan %s: %d actions, %s %s a month. Review the report in the lake (plans/%s/report.html) and approve through the webhook.",
+		plan.ID, tot.Actions, tot.MonthlySavings.Decimal(), plan.Currency, plan.ID)
+	if err := a.notifier.Notify(ctx, httpapi.Notification{Text: text, Event: "plan", PlanID: plan.ID, Data: tot}); err != nil {
+		// The plan stands; a lost notification is logged, not retried.
+		a.logger.WarnContext(ctx, "notification failed", "error", err)
+	}
+	return planResponse(plan, false), nil
+}
+
+func planResponse(p domain.Plan, reused bool) PlanResponse {
+	return PlanResponse{PlanID: p.ID, Actions: len(p.Actions), MonthlySavings: p.TotalSavings().Decimal(), Currency: p.Currency, Reused: reused}
+}
+
+// sameSnapshots reports whether plan was made from the latest snapshot
+// of every cloud and the current policy.
+func (a *App) sameSnapshots(ctx context.Context, plan domain.Plan) bool {
+	if plan.PolicyHash != a.pipe.Policy.Hash() {
+		return false
+	}
+	used := map[domain.Cloud]string{}
+	for _, s := range plan.Snapshots {
+		used[s.Cloud] = s.RunID
+	}
+	for _, c := range domain.Clouds {
+		s, err := a.pipe.Lake.LatestSnapshot(ctx, c)
+		if errors.Is(err, domain.ErrNotFound) {
+			if _, ok := used[c]; ok {
+				return false
+			}
+			continue
+		}
+		if err != nil || used[c] != s.Ref().RunID {
+			return false
+		}
+	}
+	return true
+}
+
+// Enqueue implements approve.Enqueuer: this deployment's queue takes the
+// actions on AWS resources of its account.
+func (a *App) Enqueue(ctx context.Context, cloud domain.Cloud, body []byte) error {
+	if cloud != domain.AWS {
+		return fmt.Errorf("%w: this deployment's action queue takes AWS actions only, not %s", domain.ErrUnsupported, cloud)
+	}
+	return a.queue.Send(ctx, body)
+}
+
+// HoldDelay is how long an action held back by the day's blast-radius
+// cap waits before it is offered again (SQS's longest message delay).
+const HoldDelay = 15 * time.Minute
+
+func (a *App) actuate(ctx context.Context, msg Message) error {
+	log := a.logger.With("message_id", msg.ID, "attempt", msg.Attempt)
+	var head domain.QueuedAction
+	if err := json.Unmarshal(msg.Body, &head); err == nil && head.Action.Target.ID != "" {
+		if err := a.provider.InScope(ctx, head.Action.Target); err != nil {
+			return a.deadLetter(ctx, log, msg, "refused: "+err.Error())
+		}
+	}
+	act := a.pipe.Actuator(map[domain.Cloud]actuate.Resources{domain.AWS: a.provider}, !a.cfg.Apply, "lambda:"+a.cfg.Name)
+	if head.Action.PlanID != "" && a.cfg.Apply {
+		plan, err := a.pipe.Lake.GetPlan(ctx, head.Action.PlanID)
+		if err == nil {
+			if act.Budget, err = a.pipe.DayBudget(ctx, plan); err != nil {
+				return fmt.Errorf("blast-radius budget: %w", err)
+			}
+		}
+	}
+	res := act.Handle(ctx, msg.Body)
+	switch res.Disposition {
+	case actuate.Ack:
+		return nil
+	case actuate.Hold:
+		if err := a.queue.SendDelayed(ctx, msg.Body, HoldDelay); err != nil {
+			return fmt.Errorf("hold %s for later: %w", res.ActionID, err)
+		}
+		log.InfoContext(ctx, "held for a later run by the blast-radius cap", "action_id", res.ActionID, "delay", HoldDelay)
+		return nil
+	case actuate.DeadLetter:
+		return a.deadLetter(ctx, log, msg, res.Reason)
+	}
+	return fmt.Errorf("retry: %s", res.Reason)
+}
+
+// deadLetter sends a message to the dead-letter queue with its reason;
+// the message is then done (SQS deletes it). When even that fails, the
+// message is retried and SQS's redrive policy dead-letters it in the
+// end.
+func (a *App) deadLetter(ctx context.Context, log *slog.Logger, msg Message, reason string) error {
+	if err := a.queue.SendDeadLetter(ctx, msg.Body, msg.Attempt, reason); err != nil {
+		return fmt.Errorf("dead-letter (%s): %w", reason, err)
+	}
+	log.WarnContext(ctx, "message dead-lettered", "reason", reason)
+	return nil
+}
+
+// Main runs function name. Inside Lambda (AWS_LAMBDA_RUNTIME_API set)
+// it serves invocations until SIGTERM. Outside, it runs one invocation
+// with the event read from stdin against the configured lake, queues
+// and the AWS account of the ambient credentials, and prints the
+// response: the same binary, tried from a shell. It returns the exit
+// code.
+func Main(ctx context.Context, name string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	logger := NewLogger(stderr, name, LogLevel(getenv))
+	cfg, err := ConfigFromEnv(name, getenv)
+	if err != nil {
+		logger.ErrorContext(ctx, "configuration", "error", err)
+		return 2
+	}
+	logger.InfoContext(ctx, "starting", "config", cfg)
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		logger.ErrorContext(ctx, "AWS configuration", "error", err)
+		return 2
+	}
+	app, err := NewApp(ctx, cfg, awsCfg, logger)
+	if err != nil {
+		logger.ErrorContext(ctx, "init", "error", err)
+		return 1
+	}
+	defer app.Close()
+	if getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+		if err := Serve(ctx, name, app.Handlers(), logger); err != nil {
+			logger.ErrorContext(ctx, "serve", "error", err)
+			return 1
+		}
+		return 0
+	}
+	f, err := NewHandler(name, app.Handlers(), logger)
+	if err != nil {
+		logger.ErrorContext(ctx, "handler", "error", err)
+		return 2
+	}
+	event, err := io.ReadAll(io.LimitReader(stdin, 6<<20))
+	if err != nil {
+		logger.ErrorContext(ctx, "read event from stdin", "error", err)
+		return 2
+	}
+	out, err := f.Invoke(ctx, event)
+	if err != nil {
+		return 1
+	}
+	fmt.Fprintln(stdout, string(out))
+	return 0
+}
