@@ -476,6 +476,28 @@ func TestEndToEndOnAWS(t *testing.T) {
 		t.Fatalf("redelivered actions made %d more mutating EC2 calls", got-calls)
 	}
 	t.Logf("plan %s: %d actions, %d applied, %d mutating EC2 calls", plan.ID, len(plan.Actions), applied, calls)
+
+	// The sample events of events/aws on the real binaries: an object
+	// that is not a manifest is ignored; the sample batch (a plan this
+	// lake never saw, a cut-off body, another account) is dead-lettered
+	// whole, with no failure reported and no change made.
+	var ignored lambda.OptimizeResponse
+	invoke(t, d.function(t, "optimize"), readEvent(t, "optimize.s3-other.json"), &ignored)
+	if len(ignored.Optimized) != 0 || len(ignored.Ignored) == 0 {
+		t.Fatalf("optimize of a non-manifest object = %+v; want it ignored", ignored)
+	}
+	var batch events.SQSEventResponse
+	invoke(t, d.function(t, "actuate"), readEvent(t, "actuate.sqs-batch.json"), &batch)
+	if len(batch.BatchItemFailures) != 0 {
+		t.Fatalf("sample batch: failures %v; want every message dead-lettered and done", batch.BatchItemFailures)
+	}
+	if got := mutatingCalls(d.aws); got != calls {
+		t.Fatalf("the sample batch made %d mutating EC2 calls", got-calls)
+	}
+	res := d.function(t, "collect-azure").Invoke(ctx, readEvent(t, "collect-aws.scheduled.json"))
+	if res.Err == nil || !strings.Contains(res.Err.Message, "azure") {
+		t.Fatalf("collect-azure on Lambda: %+v; want a clear refusal (no Azure provider in this build)", res)
+	}
 }
 
 func planIDOf(t *testing.T, r lambda.OptimizeResponse) string {
