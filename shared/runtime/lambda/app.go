@@ -3,6 +3,8 @@ package lambda
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -153,23 +156,26 @@ type App struct {
 	provider *awscloud.Provider // collect-aws and actuate
 	queue    *sqsqueue.Queue    // approve and actuate
 	secrets  [][]byte           // approve
-	now      func() time.Time
-	// providerOpts lets tests poll faster; production keeps the defaults.
-	providerOpts func(*awscloud.Config)
+	// worker names this execution environment in action states: each
+	// concurrent actuator must have its own name, or one would take the
+	// other's claim for a crashed run of its own and apply the same action
+	// while the other is still applying it.
+	worker string
+	plans  *planCache
 }
 
 // NewApp opens what function cfg.Name needs: the lake and policy for
 // every function, the AWS provider for the collector and the actuator,
 // the queues for approve and actuate, the webhook secret for approve.
 func NewApp(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger) (*App, error) {
-	return newApp(ctx, cfg, awsCfg, logger, time.Now, nil)
-}
-
-func newApp(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger, now func() time.Time, providerOpts func(*awscloud.Config)) (*App, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	a := &App{cfg: cfg, aws: awsCfg, logger: logger, now: now, providerOpts: providerOpts}
+	var id [6]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, aws: awsCfg, logger: logger, worker: "lambda:" + cfg.Name + ":" + hex.EncodeToString(id[:])}
 	l, err := lake.Open(ctx, cfg.LakeURL)
 	if err != nil {
 		return nil, err
@@ -191,7 +197,8 @@ func newApp(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Log
 			return nil, fmt.Errorf("CLOUDTRIM_OPTIN_TAG: %w", err)
 		}
 	}
-	a.pipe = &pipeline.Pipeline{Lake: l, Prices: prices, Policy: policy, Now: now, Logger: logger}
+	a.pipe = &pipeline.Pipeline{Lake: l, Prices: prices, Policy: policy, Now: time.Now, Logger: logger}
+	a.plans = &planCache{Lake: l, plans: map[string]domain.Plan{}}
 	if cfg.Name == "optimize" {
 		// Live prices the collectors stored replace the embedded ones.
 		if a.pipe.Prices, err = a.pipe.LoadPrices(ctx, prices); err != nil {
@@ -210,9 +217,6 @@ func newApp(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Log
 	switch cfg.Name {
 	case "collect-aws", "actuate":
 		pc := awscloud.Config{AWS: awsCfg, Account: cfg.Account, Regions: cfg.Regions, Logger: logger}
-		if providerOpts != nil {
-			providerOpts(&pc)
-		}
 		if a.provider, err = awscloud.New(ctx, pc); err != nil {
 			return fail(fmt.Errorf("AWS provider: %w", err))
 		}
@@ -271,11 +275,7 @@ func (a *App) collect(ctx context.Context, req CollectRequest) (any, error) {
 	}
 	prov := a.provider
 	if len(req.Regions) > 0 {
-		pc := awscloud.Config{AWS: a.aws, Account: a.provider.Account(), Regions: req.Regions, Logger: a.logger}
-		if a.providerOpts != nil {
-			a.providerOpts(&pc)
-		}
-		p, err := awscloud.New(ctx, pc)
+		p, err := awscloud.New(ctx, awscloud.Config{AWS: a.aws, Account: a.provider.Account(), Regions: req.Regions, Logger: a.logger})
 		if err != nil {
 			return nil, err
 		}
@@ -408,9 +408,10 @@ func (a *App) actuate(ctx context.Context, msg Message) error {
 			return a.deadLetter(ctx, log, msg, "refused: "+err.Error())
 		}
 	}
-	act := a.pipe.Actuator(map[domain.Cloud]actuate.Resources{domain.AWS: a.provider}, !a.cfg.Apply, "lambda:"+a.cfg.Name)
+	act := a.pipe.Actuator(map[domain.Cloud]actuate.Resources{domain.AWS: a.provider}, !a.cfg.Apply, a.worker)
+	act.Records = a.plans
 	if head.Action.PlanID != "" && a.cfg.Apply {
-		plan, err := a.pipe.Lake.GetPlan(ctx, head.Action.PlanID)
+		plan, err := a.plans.GetPlan(ctx, head.Action.PlanID)
 		if err == nil {
 			if act.Budget, err = a.pipe.DayBudget(ctx, plan); err != nil {
 				return fmt.Errorf("blast-radius budget: %w", err)
@@ -431,6 +432,33 @@ func (a *App) actuate(ctx context.Context, msg Message) error {
 		return a.deadLetter(ctx, log, msg, res.Reason)
 	}
 	return fmt.Errorf("retry: %s", res.Reason)
+}
+
+// planCache is the lake with the plans it has read kept in memory: a
+// plan never changes once written, and every message of a batch names
+// one, read for its budget and again by the actuator.
+type planCache struct {
+	*lake.Lake
+	mu    sync.Mutex
+	plans map[string]domain.Plan
+}
+
+// GetPlan returns the plan, from memory after the first read.
+func (c *planCache) GetPlan(ctx context.Context, id string) (domain.Plan, error) {
+	c.mu.Lock()
+	p, ok := c.plans[id]
+	c.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := c.Lake.GetPlan(ctx, id)
+	if err != nil {
+		return p, err
+	}
+	c.mu.Lock()
+	c.plans[id] = p
+	c.mu.Unlock()
+	return p, nil
 }
 
 // deadLetter sends a message to the dead-letter queue with its reason;

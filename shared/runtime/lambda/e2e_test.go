@@ -417,10 +417,13 @@ func TestEndToEndOnAWS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dryWorker := ""
 	for _, a := range plan.Actions {
-		if st := states[a.ID]; st.Status != domain.StatusDryRun && st.Status != domain.StatusSkipped {
+		st := states[a.ID]
+		if st.Status != domain.StatusDryRun && st.Status != domain.StatusSkipped {
 			t.Fatalf("dry run: action %s is %s (%s)", a.ID, st.Status, st.Reason)
 		}
+		dryWorker = st.Worker
 	}
 
 	// actuate, applied: put the approved actions back (what a new
@@ -458,6 +461,13 @@ func TestEndToEndOnAWS(t *testing.T) {
 	}
 	if applied == 0 {
 		t.Fatalf("apply: nothing applied (states %v)", states)
+	}
+	// Each execution environment is its own worker, so one never takes
+	// another's claim for its own.
+	for _, st := range states {
+		if st.Status == domain.StatusApplied && (!strings.HasPrefix(st.Worker, "lambda:actuate:") || st.Worker == dryWorker) {
+			t.Fatalf("applied by worker %q (the dry run's was %q); want a name of its own per execution environment", st.Worker, dryWorker)
+		}
 	}
 	calls := mutatingCalls(d.aws)
 	if calls == 0 {
