@@ -142,6 +142,8 @@ type Plan struct {
 	Resources  int           `json:"resources"`
 	Actions    []Action      `json:"actions"`
 	Skipped    []Finding     `json:"skipped,omitempty"`
+	// BillChecks compare each cloud's inventory with its bill.
+	BillChecks []BillCheck `json:"bill_checks,omitempty"`
 }
 
 // Action returns the action with the given ID.
@@ -225,4 +227,37 @@ func (p *Plan) Digest() string {
 		h.Write([]byte(a.Hash()))
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// BillCheck compares one cloud's inventory with its bill over the
+// snapshot's window: resources the bill charges that the inventory does
+// not have (deleted since, or in a scope the collector cannot read), and
+// billable resources the bill never names (free, covered elsewhere, or a
+// bill that lacks resource-level rows).
+type BillCheck struct {
+	Cloud Cloud `json:"cloud"`
+	// Source is where the cost rows came from: "billing export" when an
+	// ingested export covered the window, else "collector".
+	Source string `json:"source"`
+	// ResourceRows says whether the cost rows name resources at all; when
+	// they do not, nothing can be compared.
+	ResourceRows bool `json:"resource_rows"`
+	// BilledNotInInventory counts resources billed but not inventoried;
+	// Top lists the costliest of them (at most 10), and Cost is their
+	// usage cost in the plan currency.
+	BilledNotInInventory     int          `json:"billed_not_in_inventory"`
+	BilledNotInInventoryCost Money        `json:"billed_not_in_inventory_cost"`
+	TopBilledNotInInventory  []BilledItem `json:"top_billed_not_in_inventory,omitempty"`
+	// InventoryNotBilled counts inventoried resources that should bill (a
+	// running VM, a disk, an address, a snapshot) and have no usage row;
+	// Examples lists up to 10 of them.
+	InventoryNotBilled         int           `json:"inventory_not_billed"`
+	ExamplesInventoryNotBilled []ResourceRef `json:"examples_inventory_not_billed,omitempty"`
+}
+
+// BilledItem is one resource in the bill.
+type BilledItem struct {
+	ResourceID string `json:"resource_id"`
+	Service    string `json:"service,omitempty"`
+	Cost       Money  `json:"cost"`
 }

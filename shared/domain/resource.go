@@ -138,3 +138,32 @@ func (s ResourceState) Diff(live ResourceState) []string {
 	}
 	return d
 }
+
+// ResourceKey returns the form of a resource ID that inventory and bills
+// agree on: bills spell IDs differently from inventory APIs. AWS ARNs
+// become the ID after their last "/" ("arn:aws:ec2:…:instance/i-0abc" →
+// "i-0abc"); Azure IDs are compared without case; Google Cloud resource
+// names lose their service prefix ("//compute.googleapis.com/projects/…"
+// → "projects/…").
+func ResourceKey(cloud Cloud, id string) string {
+	switch cloud {
+	case AWS:
+		if strings.HasPrefix(id, "arn:") {
+			if i := strings.LastIndexByte(id, '/'); i >= 0 {
+				return id[i+1:]
+			}
+			if i := strings.LastIndexByte(id, ':'); i >= 0 {
+				return id[i+1:]
+			}
+		}
+	case Azure:
+		return strings.ToLower(id)
+	case GCP:
+		for _, p := range []string{"//compute.googleapis.com/", "https://www.googleapis.com/compute/v1/", "https://compute.googleapis.com/compute/v1/"} {
+			if strings.HasPrefix(id, p) {
+				return id[len(p):]
+			}
+		}
+	}
+	return id
+}

@@ -98,9 +98,13 @@ type fetched struct {
 func readTable[T any](ctx context.Context, s *Snapshot, table string, fn func(*T) error) error {
 	var files []FileEntry
 	for _, f := range s.m.Files {
-		if f.Table == table {
-			files = append(files, f)
+		if f.Table != table {
+			continue
 		}
+		if s.months != nil && (len(f.Date) < 7 || !s.months[f.Date[:7]]) {
+			continue
+		}
+		files = append(files, f)
 	}
 	if len(files) == 0 {
 		return nil

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -70,6 +71,35 @@ type Manifest struct {
 	Files     []FileEntry          `json:"files"`
 	Scopes    []ScopeStatus        `json:"scopes"`
 	Collector string               `json:"collector,omitempty"`
+	// Dataset is DatasetBilling for an ingested billing export, empty for
+	// a collector's snapshot.
+	Dataset string `json:"dataset,omitempty"`
+	// Periods are the charge months ("2024-09") a billing snapshot holds
+	// cost rows for.
+	Periods []string `json:"periods,omitempty"`
+}
+
+// Datasets: the two kinds of committed run. Collector snapshots live under
+// "snapshots/", ingested billing exports under "billing/"; both use the
+// same manifest, tables and commit protocol.
+const (
+	DatasetSnapshots = "snapshots"
+	DatasetBilling   = "billing"
+)
+
+func datasetRoot(dataset string) string {
+	if dataset == DatasetBilling {
+		return DatasetBilling
+	}
+	return DatasetSnapshots
+}
+
+func runPrefix(dataset string, cloud domain.Cloud, runID string) string {
+	return datasetRoot(dataset) + "/cloud=" + string(cloud) + "/run=" + runID + "/"
+}
+
+func latestPointer(dataset string, cloud domain.Cloud) string {
+	return datasetRoot(dataset) + "/" + string(cloud) + "/latest"
 }
 
 // NewRunID returns a run ID that sorts by time: the UTC time to the
@@ -82,7 +112,7 @@ func NewRunID(now time.Time) string {
 
 // RunPrefix returns the key prefix of a run's files, ending with "/".
 func RunPrefix(cloud domain.Cloud, runID string) string {
-	return "snapshots/cloud=" + string(cloud) + "/run=" + runID + "/"
+	return runPrefix(DatasetSnapshots, cloud, runID)
 }
 
 // ManifestKey returns the key of a run's manifest.
@@ -92,7 +122,12 @@ func ManifestKey(cloud domain.Cloud, runID string) string {
 
 // LatestPointer returns the name of the pointer to a cloud's latest
 // committed snapshot.
-func LatestPointer(cloud domain.Cloud) string { return "snapshots/" + string(cloud) + "/latest" }
+func LatestPointer(cloud domain.Cloud) string { return latestPointer(DatasetSnapshots, cloud) }
+
+// BillingManifestKey returns the key of a billing run's manifest.
+func BillingManifestKey(cloud domain.Cloud, runID string) string {
+	return runPrefix(DatasetBilling, cloud, runID) + "_manifest.json"
+}
 
 func checkCloud(c domain.Cloud) error {
 	switch c {
@@ -109,6 +144,9 @@ type Snapshot struct {
 	m        Manifest
 	key      string
 	checksum string
+	// months, when set, limits the cost rows read to files of these
+	// charge months (see CurrentBilling).
+	months map[string]bool
 }
 
 // Manifest returns the snapshot's manifest.
@@ -135,29 +173,47 @@ func (s *Snapshot) name() string { return string(s.m.Cloud) + "/" + s.m.RunID }
 // or a table schema version this code does not know is
 // domain.ErrUnsupported naming the version.
 func (l *Lake) OpenSnapshot(ctx context.Context, cloud domain.Cloud, runID string) (*Snapshot, error) {
+	return l.openRun(ctx, DatasetSnapshots, cloud, runID)
+}
+
+// OpenBilling opens the committed billing snapshot of an ingest run, with
+// the errors of OpenSnapshot.
+func (l *Lake) OpenBilling(ctx context.Context, cloud domain.Cloud, runID string) (*Snapshot, error) {
+	return l.openRun(ctx, DatasetBilling, cloud, runID)
+}
+
+func (l *Lake) openRun(ctx context.Context, dataset string, cloud domain.Cloud, runID string) (*Snapshot, error) {
+	what := "open " + kindName(dataset)
 	if err := checkCloud(cloud); err != nil {
-		return nil, fmt.Errorf("open snapshot %s/%s: %w", cloud, runID, err)
+		return nil, fmt.Errorf("%s %s/%s: %w", what, cloud, runID, err)
 	}
 	if err := checkSegment("run id", runID); err != nil {
-		return nil, fmt.Errorf("open snapshot %s/%s: %w", cloud, runID, err)
+		return nil, fmt.Errorf("%s %s/%s: %w", what, cloud, runID, err)
 	}
-	key := ManifestKey(cloud, runID)
+	key := runPrefix(dataset, cloud, runID) + "_manifest.json"
 	b, err := l.st.Get(ctx, key)
 	if isNotFound(err) {
-		return nil, fmt.Errorf("open snapshot %s/%s: %w: no manifest %s (not committed)", cloud, runID, domain.ErrNotFound, key)
+		return nil, fmt.Errorf("%s %s/%s: %w: no manifest %s (not committed)", what, cloud, runID, domain.ErrNotFound, key)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open snapshot %s/%s: read %s: %w", cloud, runID, key, err)
+		return nil, fmt.Errorf("%s %s/%s: read %s: %w", what, cloud, runID, key, err)
 	}
 	m, err := parseManifest(key, b)
 	if err != nil {
-		return nil, fmt.Errorf("open snapshot %s/%s: %w", cloud, runID, err)
+		return nil, fmt.Errorf("%s %s/%s: %w", what, cloud, runID, err)
 	}
-	if m.Cloud != cloud || m.RunID != runID {
-		return nil, fmt.Errorf("open snapshot %s/%s: %w: %s describes run %s/%s", cloud, runID, domain.ErrInvalid, key, m.Cloud, m.RunID)
+	if m.Cloud != cloud || m.RunID != runID || datasetRoot(m.Dataset) != datasetRoot(dataset) {
+		return nil, fmt.Errorf("%s %s/%s: %w: %s describes run %s/%s", what, cloud, runID, domain.ErrInvalid, key, m.Cloud, m.RunID)
 	}
 	sum := sha256.Sum256(b)
 	return &Snapshot{l: l, m: m, key: key, checksum: "sha256:" + hex.EncodeToString(sum[:])}, nil
+}
+
+func kindName(dataset string) string {
+	if dataset == DatasetBilling {
+		return "billing snapshot"
+	}
+	return "snapshot"
 }
 
 // parseManifest decodes and checks a manifest read from key.
@@ -174,11 +230,11 @@ func parseManifest(key string, b []byte) (Manifest, error) {
 		if !ok {
 			return Manifest{}, fmt.Errorf("%w: manifest %s: unknown table %q (schema %q)", domain.ErrUnsupported, key, table, info.Schema)
 		}
-		if info.Schema != want {
+		if info.Schema != want && !slices.Contains(readableSchemas[table], info.Schema) {
 			return Manifest{}, fmt.Errorf("%w: manifest %s: table %s has schema version %q; this build reads %q", domain.ErrUnsupported, key, table, info.Schema, want)
 		}
 	}
-	prefix := RunPrefix(m.Cloud, m.RunID)
+	prefix := runPrefix(m.Dataset, m.Cloud, m.RunID)
 	for _, f := range m.Files {
 		if _, ok := m.Tables[f.Table]; !ok {
 			return Manifest{}, fmt.Errorf("%w: manifest %s: file %s belongs to table %q, which the manifest does not describe", domain.ErrInvalid, key, f.Path, f.Table)
@@ -194,19 +250,30 @@ func parseManifest(key string, b []byte) (Manifest, error) {
 // the committed run with the greatest run ID. It is domain.ErrNotFound
 // when the cloud has no committed snapshot.
 func (l *Lake) LatestSnapshot(ctx context.Context, cloud domain.Cloud) (*Snapshot, error) {
+	return l.latest(ctx, DatasetSnapshots, cloud)
+}
+
+// LatestBilling opens the newest committed billing snapshot of a cloud,
+// with the errors of LatestSnapshot.
+func (l *Lake) LatestBilling(ctx context.Context, cloud domain.Cloud) (*Snapshot, error) {
+	return l.latest(ctx, DatasetBilling, cloud)
+}
+
+func (l *Lake) latest(ctx context.Context, dataset string, cloud domain.Cloud) (*Snapshot, error) {
+	what := "latest " + kindName(dataset)
 	if err := checkCloud(cloud); err != nil {
-		return nil, fmt.Errorf("latest snapshot %s: %w", cloud, err)
+		return nil, fmt.Errorf("%s %s: %w", what, cloud, err)
 	}
-	p, err := l.ReadPointer(ctx, LatestPointer(cloud))
+	p, err := l.ReadPointer(ctx, latestPointer(dataset, cloud))
 	if isNotFound(err) {
-		return nil, fmt.Errorf("latest snapshot %s: %w: none committed", cloud, domain.ErrNotFound)
+		return nil, fmt.Errorf("%s %s: %w: none committed", what, cloud, domain.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("latest snapshot %s: %w", cloud, err)
+		return nil, fmt.Errorf("%s %s: %w", what, cloud, err)
 	}
-	s, err := l.OpenSnapshot(ctx, cloud, p.Target)
+	s, err := l.openRun(ctx, dataset, cloud, p.Target)
 	if err != nil {
-		return nil, fmt.Errorf("latest snapshot %s: %w", cloud, err)
+		return nil, fmt.Errorf("%s %s: %w", what, cloud, err)
 	}
 	return s, nil
 }
@@ -216,13 +283,24 @@ func (l *Lake) LatestSnapshot(ctx context.Context, cloud domain.Cloud) (*Snapsho
 // manifest that cannot be read fails the listing (see OpenSnapshot for
 // the kinds).
 func (l *Lake) ListSnapshots(ctx context.Context, cloud domain.Cloud) ([]Manifest, error) {
+	return l.list(ctx, DatasetSnapshots, cloud)
+}
+
+// ListBilling returns the manifests of the cloud's committed billing
+// snapshots, oldest run first, like ListSnapshots.
+func (l *Lake) ListBilling(ctx context.Context, cloud domain.Cloud) ([]Manifest, error) {
+	return l.list(ctx, DatasetBilling, cloud)
+}
+
+func (l *Lake) list(ctx context.Context, dataset string, cloud domain.Cloud) ([]Manifest, error) {
+	what := "list " + kindName(dataset) + "s"
 	if err := checkCloud(cloud); err != nil {
-		return nil, fmt.Errorf("list snapshots %s: %w", cloud, err)
+		return nil, fmt.Errorf("%s %s: %w", what, cloud, err)
 	}
-	dir := "snapshots/cloud=" + string(cloud) + "/"
+	dir := datasetRoot(dataset) + "/cloud=" + string(cloud) + "/"
 	entries, err := l.st.List(ctx, dir, "/")
 	if err != nil {
-		return nil, fmt.Errorf("list snapshots %s: %w", cloud, err)
+		return nil, fmt.Errorf("%s %s: %w", what, cloud, err)
 	}
 	var keys []string
 	for _, e := range entries {
@@ -234,7 +312,7 @@ func (l *Lake) ListSnapshots(ctx context.Context, cloud domain.Cloud) ([]Manifes
 	}
 	bodies, err := l.getMany(ctx, keys, true)
 	if err != nil {
-		return nil, fmt.Errorf("list snapshots %s: %w", cloud, err)
+		return nil, fmt.Errorf("%s %s: %w", what, cloud, err)
 	}
 	var out []Manifest
 	for i, b := range bodies {
@@ -243,11 +321,48 @@ func (l *Lake) ListSnapshots(ctx context.Context, cloud domain.Cloud) ([]Manifes
 		}
 		m, err := parseManifest(keys[i], b)
 		if err != nil {
-			return nil, fmt.Errorf("list snapshots %s: %w", cloud, err)
+			return nil, fmt.Errorf("%s %s: %w", what, cloud, err)
 		}
 		out = append(out, m)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].RunID < out[j].RunID })
+	return out, nil
+}
+
+// CurrentBilling returns the billing data of a cloud as it stands: for
+// every charge month, the newest committed billing snapshot holding it
+// (a re-ingested month replaces the earlier one; other months stay).
+// Each returned snapshot reads only the cost rows of the months it owns.
+// Oldest run first; none (and no error) when nothing was ingested.
+func (l *Lake) CurrentBilling(ctx context.Context, cloud domain.Cloud) ([]*Snapshot, error) {
+	ms, err := l.ListBilling(ctx, cloud)
+	if err != nil {
+		return nil, err
+	}
+	owner := map[string]int{}
+	for i, m := range ms {
+		for _, p := range m.Periods {
+			owner[p] = i // ms is oldest first: the newest run wins
+		}
+	}
+	var out []*Snapshot
+	for i, m := range ms {
+		months := map[string]bool{}
+		for p, j := range owner {
+			if j == i {
+				months[p] = true
+			}
+		}
+		if len(months) == 0 {
+			continue
+		}
+		s, err := l.OpenBilling(ctx, cloud, m.RunID)
+		if err != nil {
+			return nil, fmt.Errorf("current billing %s: %w", cloud, err)
+		}
+		s.months = months
+		out = append(out, s)
+	}
 	return out, nil
 }
 

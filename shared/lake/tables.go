@@ -19,8 +19,17 @@ const (
 const (
 	ResourcesSchema   = "cloudtrim.resources/v1"
 	UtilizationSchema = "cloudtrim.utilization/v1"
-	CostsSchema       = "cloudtrim.costs/v1"
+	CostsSchema       = "cloudtrim.costs/v2"
 )
+
+// costsSchemaV1 is the costs schema before the commitment, invoice and
+// x_ source columns were added; its files still read (the new columns
+// read as empty).
+const costsSchemaV1 = "cloudtrim.costs/v1"
+
+// readableSchemas lists, per table, older schema versions this code still
+// reads.
+var readableSchemas = map[string][]string{TableCosts: {costsSchemaV1}}
 
 // tableSchemas maps each table to the schema version this code writes
 // and reads.
@@ -112,50 +121,58 @@ func (row *seriesRow) domain() domain.Series {
 // own columns prefixed x_). Amounts are DECIMAL(18,6) over INT64
 // micro-units, in BillingCurrency.
 type costRow struct {
-	BillingAccountID         string            `parquet:"BillingAccountId,dict"`
-	BillingAccountName       string            `parquet:"BillingAccountName,dict"`
-	SubAccountID             string            `parquet:"SubAccountId,dict"`
-	SubAccountName           string            `parquet:"SubAccountName,dict"`
-	ProviderName             string            `parquet:"ProviderName,dict"`
-	PublisherName            string            `parquet:"PublisherName,dict"`
-	InvoiceIssuerName        string            `parquet:"InvoiceIssuerName,dict"`
-	BillingPeriodStart       time.Time         `parquet:"BillingPeriodStart,timestamp(microsecond)"`
-	BillingPeriodEnd         time.Time         `parquet:"BillingPeriodEnd,timestamp(microsecond)"`
-	ChargePeriodStart        time.Time         `parquet:"ChargePeriodStart,timestamp(microsecond)"`
-	ChargePeriodEnd          time.Time         `parquet:"ChargePeriodEnd,timestamp(microsecond)"`
-	ChargeCategory           string            `parquet:"ChargeCategory,dict"`
-	ChargeClass              string            `parquet:"ChargeClass,dict"`
-	ChargeDescription        string            `parquet:"ChargeDescription,dict"`
-	ChargeFrequency          string            `parquet:"ChargeFrequency,dict"`
-	BillingCurrency          string            `parquet:"BillingCurrency,dict"`
-	BilledCost               int64             `parquet:"BilledCost,decimal(6:18)"`
-	EffectiveCost            int64             `parquet:"EffectiveCost,decimal(6:18)"`
-	ListCost                 int64             `parquet:"ListCost,decimal(6:18)"`
-	ContractedCost           int64             `parquet:"ContractedCost,decimal(6:18)"`
-	ListUnitPrice            int64             `parquet:"ListUnitPrice,decimal(6:18)"`
-	ContractedUnitPrice      int64             `parquet:"ContractedUnitPrice,decimal(6:18)"`
-	PricingQuantity          float64           `parquet:"PricingQuantity"`
-	PricingUnit              string            `parquet:"PricingUnit,dict"`
-	ConsumedQuantity         float64           `parquet:"ConsumedQuantity"`
-	ConsumedUnit             string            `parquet:"ConsumedUnit,dict"`
-	PricingCategory          string            `parquet:"PricingCategory,dict"`
-	ResourceID               string            `parquet:"ResourceId"`
-	ResourceName             string            `parquet:"ResourceName"`
-	ResourceType             string            `parquet:"ResourceType,dict"`
-	RegionID                 string            `parquet:"RegionId,dict"`
-	RegionName               string            `parquet:"RegionName,dict"`
-	AvailabilityZone         string            `parquet:"AvailabilityZone,dict"`
-	ServiceName              string            `parquet:"ServiceName,dict"`
-	ServiceCategory          string            `parquet:"ServiceCategory,dict"`
-	ServiceSubcategory       string            `parquet:"ServiceSubcategory,dict"`
-	SkuID                    string            `parquet:"SkuId,dict"`
-	SkuPriceID               string            `parquet:"SkuPriceId,dict"`
-	CommitmentDiscountID     string            `parquet:"CommitmentDiscountId,dict"`
-	CommitmentDiscountType   string            `parquet:"CommitmentDiscountType,dict"`
-	CommitmentDiscountStatus string            `parquet:"CommitmentDiscountStatus,dict"`
-	Tags                     map[string]string `parquet:"Tags"`
-	XCloud                   string            `parquet:"x_Cloud,dict"`
-	XSourceFormat            string            `parquet:"x_SourceFormat,dict"`
+	BillingAccountID           string            `parquet:"BillingAccountId,dict"`
+	BillingAccountName         string            `parquet:"BillingAccountName,dict"`
+	SubAccountID               string            `parquet:"SubAccountId,dict"`
+	SubAccountName             string            `parquet:"SubAccountName,dict"`
+	ProviderName               string            `parquet:"ProviderName,dict"`
+	PublisherName              string            `parquet:"PublisherName,dict"`
+	InvoiceIssuerName          string            `parquet:"InvoiceIssuerName,dict"`
+	BillingPeriodStart         time.Time         `parquet:"BillingPeriodStart,timestamp(microsecond)"`
+	BillingPeriodEnd           time.Time         `parquet:"BillingPeriodEnd,timestamp(microsecond)"`
+	ChargePeriodStart          time.Time         `parquet:"ChargePeriodStart,timestamp(microsecond)"`
+	ChargePeriodEnd            time.Time         `parquet:"ChargePeriodEnd,timestamp(microsecond)"`
+	ChargeCategory             string            `parquet:"ChargeCategory,dict"`
+	ChargeClass                string            `parquet:"ChargeClass,dict"`
+	ChargeDescription          string            `parquet:"ChargeDescription,dict"`
+	ChargeFrequency            string            `parquet:"ChargeFrequency,dict"`
+	BillingCurrency            string            `parquet:"BillingCurrency,dict"`
+	BilledCost                 int64             `parquet:"BilledCost,decimal(6:18)"`
+	EffectiveCost              int64             `parquet:"EffectiveCost,decimal(6:18)"`
+	ListCost                   int64             `parquet:"ListCost,decimal(6:18)"`
+	ContractedCost             int64             `parquet:"ContractedCost,decimal(6:18)"`
+	ListUnitPrice              int64             `parquet:"ListUnitPrice,decimal(6:18)"`
+	ContractedUnitPrice        int64             `parquet:"ContractedUnitPrice,decimal(6:18)"`
+	PricingQuantity            float64           `parquet:"PricingQuantity"`
+	PricingUnit                string            `parquet:"PricingUnit,dict"`
+	ConsumedQuantity           float64           `parquet:"ConsumedQuantity"`
+	ConsumedUnit               string            `parquet:"ConsumedUnit,dict"`
+	PricingCategory            string            `parquet:"PricingCategory,dict"`
+	ResourceID                 string            `parquet:"ResourceId"`
+	ResourceName               string            `parquet:"ResourceName"`
+	ResourceType               string            `parquet:"ResourceType,dict"`
+	RegionID                   string            `parquet:"RegionId,dict"`
+	RegionName                 string            `parquet:"RegionName,dict"`
+	AvailabilityZone           string            `parquet:"AvailabilityZone,dict"`
+	ServiceName                string            `parquet:"ServiceName,dict"`
+	ServiceCategory            string            `parquet:"ServiceCategory,dict"`
+	ServiceSubcategory         string            `parquet:"ServiceSubcategory,dict"`
+	SkuID                      string            `parquet:"SkuId,dict"`
+	SkuPriceID                 string            `parquet:"SkuPriceId,dict"`
+	CommitmentDiscountID       string            `parquet:"CommitmentDiscountId,dict"`
+	CommitmentDiscountType     string            `parquet:"CommitmentDiscountType,dict"`
+	CommitmentDiscountStatus   string            `parquet:"CommitmentDiscountStatus,dict"`
+	CommitmentDiscountCategory string            `parquet:"CommitmentDiscountCategory,optional,dict"`
+	CommitmentDiscountName     string            `parquet:"CommitmentDiscountName,optional,dict"`
+	CommitmentDiscountQuantity float64           `parquet:"CommitmentDiscountQuantity,optional"`
+	CommitmentDiscountUnit     string            `parquet:"CommitmentDiscountUnit,optional,dict"`
+	InvoiceID                  string            `parquet:"InvoiceId,optional,dict"`
+	Tags                       map[string]string `parquet:"Tags"`
+	XCloud                     string            `parquet:"x_Cloud,dict"`
+	XSourceFormat              string            `parquet:"x_SourceFormat,dict"`
+	XUsageType                 string            `parquet:"x_UsageType,optional,dict"`
+	XOperation                 string            `parquet:"x_Operation,optional,dict"`
+	XChargeType                string            `parquet:"x_ChargeType,optional,dict"`
 }
 
 // toCostRow converts c. Every amount must be in the row's BillingCurrency
@@ -190,8 +207,12 @@ func toCostRow(c domain.CostRow) (costRow, error) {
 		ServiceName: c.ServiceName, ServiceCategory: c.ServiceCategory, ServiceSubcategory: c.ServiceSubcategory,
 		SkuID: c.SkuID, SkuPriceID: c.SkuPriceID,
 		CommitmentDiscountID: c.CommitmentDiscountID, CommitmentDiscountType: c.CommitmentDiscountType,
-		CommitmentDiscountStatus: c.CommitmentDiscountStatus,
-		Tags:                     c.Tags, XCloud: string(c.XCloud), XSourceFormat: c.XSourceFormat,
+		CommitmentDiscountStatus:   c.CommitmentDiscountStatus,
+		CommitmentDiscountCategory: c.CommitmentDiscountCategory, CommitmentDiscountName: c.CommitmentDiscountName,
+		CommitmentDiscountQuantity: c.CommitmentDiscountQuantity, CommitmentDiscountUnit: c.CommitmentDiscountUnit,
+		InvoiceID: c.InvoiceID,
+		Tags:      c.Tags, XCloud: string(c.XCloud), XSourceFormat: c.XSourceFormat,
+		XUsageType: c.XUsageType, XOperation: c.XOperation, XChargeType: c.XChargeType,
 	}, nil
 }
 
@@ -217,8 +238,12 @@ func (row *costRow) domain() domain.CostRow {
 		ServiceName: row.ServiceName, ServiceCategory: row.ServiceCategory, ServiceSubcategory: row.ServiceSubcategory,
 		SkuID: row.SkuID, SkuPriceID: row.SkuPriceID,
 		CommitmentDiscountID: row.CommitmentDiscountID, CommitmentDiscountType: row.CommitmentDiscountType,
-		CommitmentDiscountStatus: row.CommitmentDiscountStatus,
-		Tags:                     row.Tags, XCloud: domain.Cloud(row.XCloud), XSourceFormat: row.XSourceFormat,
+		CommitmentDiscountStatus:   row.CommitmentDiscountStatus,
+		CommitmentDiscountCategory: row.CommitmentDiscountCategory, CommitmentDiscountName: row.CommitmentDiscountName,
+		CommitmentDiscountQuantity: row.CommitmentDiscountQuantity, CommitmentDiscountUnit: row.CommitmentDiscountUnit,
+		InvoiceID: row.InvoiceID,
+		Tags:      row.Tags, XCloud: domain.Cloud(row.XCloud), XSourceFormat: row.XSourceFormat,
+		XUsageType: row.XUsageType, XOperation: row.XOperation, XChargeType: row.XChargeType,
 	}
 	if len(c.Tags) == 0 {
 		c.Tags = nil
@@ -241,6 +266,7 @@ type costUsageRow struct {
 	ContractedCost    int64     `parquet:"ContractedCost,decimal(6:18)"`
 	ResourceID        string    `parquet:"ResourceId"`
 	RegionID          string    `parquet:"RegionId,dict"`
+	ServiceName       string    `parquet:"ServiceName,dict"`
 	XCloud            string    `parquet:"x_Cloud,dict"`
 }
 
@@ -253,6 +279,6 @@ func (row *costUsageRow) domain() domain.CostRow {
 		ChargeCategory: row.ChargeCategory, BillingCurrency: cur,
 		BilledCost: money(row.BilledCost), EffectiveCost: money(row.EffectiveCost), ListCost: money(row.ListCost),
 		ContractedCost: money(row.ContractedCost), ResourceID: row.ResourceID, RegionID: row.RegionID,
-		XCloud: domain.Cloud(row.XCloud),
+		ServiceName: row.ServiceName, XCloud: domain.Cloud(row.XCloud),
 	}
 }

@@ -43,13 +43,14 @@ type SnapshotWriter struct {
 	// once; zero means GOMAXPROCS.
 	Parallelism int
 
-	l      *Lake
-	cloud  domain.Cloud
-	runID  string
-	window Window
-	now    time.Time
-	prefix string
-	date   string // partition date of resources and series
+	l       *Lake
+	dataset string
+	cloud   domain.Cloud
+	runID   string
+	window  Window
+	now     time.Time
+	prefix  string
+	date    string // partition date of resources and series
 
 	mu        sync.Mutex
 	err       error // sticky: the writer is broken
@@ -104,10 +105,22 @@ type partJob struct {
 // date. An invalid cloud or run ID is reported by the first write and by
 // Commit as domain.ErrInvalid.
 func (l *Lake) BeginSnapshot(cloud domain.Cloud, runID string, window Window, now time.Time) *SnapshotWriter {
+	return l.begin(DatasetSnapshots, cloud, runID, window, now)
+}
+
+// BeginBilling starts the billing snapshot of one ingest run: cost rows
+// only, committed like a snapshot, under "billing/". Its manifest lists
+// the charge months it holds; CurrentBilling lets the newest run of a
+// month replace older ones.
+func (l *Lake) BeginBilling(cloud domain.Cloud, runID string, window Window, now time.Time) *SnapshotWriter {
+	return l.begin(DatasetBilling, cloud, runID, window, now)
+}
+
+func (l *Lake) begin(dataset string, cloud domain.Cloud, runID string, window Window, now time.Time) *SnapshotWriter {
 	w := &SnapshotWriter{
-		l: l, cloud: cloud, runID: runID, now: now.UTC(),
+		l: l, dataset: dataset, cloud: cloud, runID: runID, now: now.UTC(),
 		window:   Window{Start: window.Start.UTC(), End: window.End.UTC()},
-		prefix:   RunPrefix(cloud, runID),
+		prefix:   runPrefix(dataset, cloud, runID),
 		parts:    map[partKey]*partBuf{},
 		buffered: map[string]int{},
 		nextPart: map[string]int{},
@@ -125,7 +138,20 @@ func (l *Lake) BeginSnapshot(cloud domain.Cloud, runID string, window Window, no
 	return w
 }
 
-func (w *SnapshotWriter) name() string { return string(w.cloud) + "/" + w.runID }
+func (w *SnapshotWriter) name() string {
+	if w.dataset == DatasetBilling {
+		return "billing " + string(w.cloud) + "/" + w.runID
+	}
+	return string(w.cloud) + "/" + w.runID
+}
+
+// SetWindow sets the time range the manifest records, for writers that
+// learn it from the rows (an ingest run).
+func (w *SnapshotWriter) SetWindow(win Window) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.window = Window{Start: win.Start.UTC(), End: win.End.UTC()}
+}
 
 // usable returns why the writer cannot take more rows, if it cannot.
 // It is called with w.mu held.
@@ -244,7 +270,7 @@ func (w *SnapshotWriter) WriteSeries(ctx context.Context, account string, ss []d
 
 // WriteCostRows buffers FOCUS cost rows, partitioned by SubAccountId
 // (BillingAccountId when a row has none) and the UTC date of
-// ChargePeriodStart. A row without ChargePeriodStart or with an amount in
+// ChargePeriodStart (its month, "month=2006-01", in a billing snapshot). A row without ChargePeriodStart or with an amount in
 // another currency than its BillingCurrency rejects the batch with
 // domain.ErrInvalid.
 func (w *SnapshotWriter) WriteCostRows(ctx context.Context, rows []domain.CostRow) error {
@@ -271,7 +297,13 @@ func (w *SnapshotWriter) WriteCostRows(ctx context.Context, rows []domain.CostRo
 			return fmt.Errorf("snapshot %s: write cost rows: %w", w.name(), err)
 		}
 		conv[i] = row
-		keys[i] = partKey{TableCosts, acct, c.ChargePeriodStart.UTC().Format(time.DateOnly)}
+		if w.dataset == DatasetBilling {
+			// Exports are hourly or daily and span months: one partition a
+			// day would make thousands of small files.
+			keys[i] = partKey{TableCosts, acct, c.ChargePeriodStart.UTC().Format("2006-01")}
+		} else {
+			keys[i] = partKey{TableCosts, acct, c.ChargePeriodStart.UTC().Format(time.DateOnly)}
+		}
 	}
 	limit := w.limit(TableCosts)
 	for i := range conv {
@@ -327,7 +359,11 @@ func (w *SnapshotWriter) flush(ctx context.Context, k partKey) error {
 	}
 	delete(w.parts, k)
 	w.buffered[k.table] -= p.len()
-	dir := w.prefix + k.table + "/account=" + escapePartition(k.account) + "/date=" + k.date + "/"
+	part := "/date="
+	if len(k.date) == len("2006-01") {
+		part = "/month="
+	}
+	dir := w.prefix + k.table + "/account=" + escapePartition(k.account) + part + k.date + "/"
 	n := w.nextPart[dir]
 	w.nextPart[dir]++
 	job := &partJob{
@@ -428,13 +464,13 @@ func (w *SnapshotWriter) Commit(ctx context.Context) (Manifest, error) {
 	}
 
 	m := w.manifest()
-	key := ManifestKey(w.cloud, w.runID)
+	key := runPrefix(w.dataset, w.cloud, w.runID) + "_manifest.json"
 	if err := w.l.putJSON(ctx, key, m, true); err != nil {
 		w.err = fmt.Errorf("commit snapshot %s: %w", w.name(), err)
 		return Manifest{}, w.err
 	}
 	w.committed = true
-	if _, err := w.l.advancePointer(ctx, LatestPointer(w.cloud), w.runID, w.now); err != nil {
+	if _, err := w.l.advancePointer(ctx, latestPointer(w.dataset, w.cloud), w.runID, w.now); err != nil {
 		return m, fmt.Errorf("commit snapshot %s: manifest %s written but the latest pointer was not moved: %w", w.name(), key, err)
 	}
 	return m, nil
@@ -456,11 +492,23 @@ func (w *SnapshotWriter) manifest() Manifest {
 		ti.Files++
 		tables[f.Table] = ti
 	}
-	return Manifest{
+	m := Manifest{
 		Version: SnapshotVersion, Cloud: w.cloud, RunID: w.runID, CreatedAt: w.now,
 		Window: w.window, Tables: tables, Files: files,
 		Scopes: append([]ScopeStatus(nil), w.scopes...), Collector: w.Collector,
 	}
+	if w.dataset == DatasetBilling {
+		m.Dataset = DatasetBilling
+		seen := map[string]bool{}
+		for _, f := range files {
+			if f.Table == TableCosts && len(f.Date) >= 7 && !seen[f.Date[:7]] {
+				seen[f.Date[:7]] = true
+				m.Periods = append(m.Periods, f.Date[:7])
+			}
+		}
+		sort.Strings(m.Periods)
+	}
+	return m
 }
 
 // escapePartition makes a value safe as a Hive partition value: letters,

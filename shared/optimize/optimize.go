@@ -107,6 +107,7 @@ func Optimize(ctx context.Context, req Request) (domain.Plan, error) {
 		Resources:  p.resources,
 		Actions:    actions,
 		Skipped:    p.skipped,
+		BillChecks: p.billChecks,
 	}
 	p.log.InfoContext(ctx, "plan made",
 		slog.String("plan_id", plan.ID),

@@ -25,11 +25,12 @@ type planner struct {
 	zones   map[string]bool            // time zone names already checked
 	scratch []float64                  // reused by domain.Summarize
 
-	resources int
-	belowMin  int // actions dropped for saving less than the policy minimum
-	noCheaper int // VMs with enough data for which no cheaper size fits
-	actions   chunkList[domain.Action]
-	skipped   []domain.Finding
+	resources  int
+	belowMin   int // actions dropped for saving less than the policy minimum
+	noCheaper  int // VMs with enough data for which no cheaper size fits
+	actions    chunkList[domain.Action]
+	skipped    []domain.Finding
+	billChecks []domain.BillCheck
 }
 
 type sizeKey struct {
@@ -44,6 +45,7 @@ type entry struct {
 	excluded bool
 	bill     []bill   // one per billing currency, usually one
 	vm       *vmUsage // running VMs with series only
+	billed   bool     // a usage row named it (also when excluded)
 }
 
 // snapshotState is what the optimizer keeps while it reads one snapshot.
@@ -54,6 +56,16 @@ type snapshotState struct {
 
 	costRows, unmatchedRows, badRows, otherRows int
 	series, unmatchedSeries, badSeries          int
+	// notInInventory collects the usage billed to resources the
+	// inventory does not have, by join key.
+	notInInventory map[string]*billedOnly
+	costSource     string
+}
+
+// billedOnly is what the bill charged a resource the inventory lacks.
+type billedOnly struct {
+	id, service string
+	cost        map[string]int64 // effective cost per currency
 }
 
 func newPlanner(req Request) *planner {
@@ -80,16 +92,16 @@ func newPlanner(req Request) *planner {
 // resource IDs are case-insensitive and billing exports often lower-case
 // them, so Azure keys are folded.
 func joinKey(cloud domain.Cloud, id string) string {
-	if cloud == domain.Azure {
-		return strings.ToLower(id)
-	}
-	return id
+	return domain.ResourceKey(cloud, id)
 }
 
 // snapshot reads one snapshot in three passes (resources, cost rows,
 // series) and then decides the actions for its resources.
 func (p *planner) snapshot(ctx context.Context, snap Snapshot, ref domain.SnapshotRef) error {
-	st := &snapshotState{ref: ref, index: map[string]int32{}}
+	st := &snapshotState{ref: ref, index: map[string]int32{}, costSource: "collector"}
+	if cs, ok := snap.(interface{ CostSource() string }); ok {
+		st.costSource = cs.CostSource()
+	}
 	what := func(part string, err error) error {
 		return fmt.Errorf("optimize: read %s of %s snapshot %s: %w", part, ref.Cloud, ref.RunID, err)
 	}
@@ -139,6 +151,8 @@ func (p *planner) snapshot(ctx context.Context, snap Snapshot, ref domain.Snapsh
 			p.decide(e)
 		}
 	}
+
+	p.billChecks = append(p.billChecks, st.billCheck(p.pol.Currency))
 
 	p.log.InfoContext(ctx, "snapshot read",
 		slog.String("plan_id", p.req.PlanID),
@@ -200,12 +214,15 @@ func (p *planner) addCostRow(st *snapshotState, row *domain.CostRow) {
 		st.otherRows++
 		return
 	}
-	i, ok := st.index[joinKey(st.ref.Cloud, row.ResourceID)]
+	key := joinKey(st.ref.Cloud, row.ResourceID)
+	i, ok := st.index[key]
 	if !ok {
 		st.unmatchedRows++
+		st.addNotInInventory(key, row)
 		return
 	}
 	e := st.entries.at(int(i))
+	e.billed = true
 	if e.excluded {
 		return
 	}
@@ -222,6 +239,29 @@ func (p *planner) addCostRow(st *snapshotState, row *domain.CostRow) {
 	b.list += row.ListCost.Micros
 	b.rows++
 	b.spans = addSpan(b.spans, span{row.ChargePeriodStart.Unix(), row.ChargePeriodEnd.Unix()})
+}
+
+func (st *snapshotState) addNotInInventory(key string, row *domain.CostRow) {
+	if st.notInInventory == nil {
+		st.notInInventory = map[string]*billedOnly{}
+	}
+	b := st.notInInventory[key]
+	if b == nil {
+		b = &billedOnly{id: row.ResourceID, service: row.ServiceName, cost: map[string]int64{}}
+		st.notInInventory[key] = b
+	}
+	// The same name whatever order the rows come in.
+	if row.ServiceName != "" && (b.service == "" || row.ServiceName < b.service) {
+		b.service = row.ServiceName
+	}
+	if row.ResourceID < b.id {
+		b.id = row.ResourceID
+	}
+	cur := row.BillingCurrency
+	if cur == "" {
+		cur = row.EffectiveCost.Currency
+	}
+	b.cost[cur] += row.EffectiveCost.Micros
 }
 
 // addSeries reduces one series of a running VM to statistics.

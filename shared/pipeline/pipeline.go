@@ -7,6 +7,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/cloudtrim/cloudtrim/shared/approve"
 	"github.com/cloudtrim/cloudtrim/shared/collect"
 	"github.com/cloudtrim/cloudtrim/shared/domain"
+	"github.com/cloudtrim/cloudtrim/shared/forecast"
 	"github.com/cloudtrim/cloudtrim/shared/lake"
 	"github.com/cloudtrim/cloudtrim/shared/optimize"
 	"github.com/cloudtrim/cloudtrim/shared/pricing"
@@ -29,6 +31,8 @@ type Pipeline struct {
 	Policy domain.Policy
 	Now    func() time.Time
 	Logger *slog.Logger
+	// SpendOptions tune the spend forecasts and anomaly detection.
+	SpendOptions forecast.Options
 }
 
 // Collect runs the collector core for one provider and commits a
@@ -83,9 +87,24 @@ func (s *sink) Commit(ctx context.Context) (string, error) {
 }
 
 // snapshot adapts a committed lake snapshot to the optimizer's Snapshot.
-type snapshot struct{ s *lake.Snapshot }
+// When billing exports were ingested for the cloud, their rows price the
+// resources instead of the collector's cost rows: the export is the
+// invoice itself, with amortized commitments.
+type snapshot struct {
+	s       *lake.Snapshot
+	billing []*lake.Snapshot
+}
 
 func (s snapshot) Ref() domain.SnapshotRef { return s.s.Ref() }
+
+// CostSource names where the cost rows come from, for the plan's bill
+// check.
+func (s snapshot) CostSource() string {
+	if len(s.billing) > 0 {
+		return "billing export"
+	}
+	return "collector"
+}
 
 func (s snapshot) Resources(ctx context.Context, fn func(domain.Resource) error) error {
 	return s.s.Resources(ctx, fn)
@@ -99,7 +118,22 @@ func (s snapshot) Series(ctx context.Context, fn func(domain.Series) error) erro
 // it reads resource IDs, charge periods and costs, never the wide
 // descriptive columns, so only those columns are decoded.
 func (s snapshot) CostRows(ctx context.Context, fn func(domain.CostRow) error) error {
-	return s.s.CostUsage(ctx, fn)
+	if len(s.billing) == 0 {
+		return s.s.CostUsage(ctx, fn)
+	}
+	w := s.s.Manifest().Window
+	for _, b := range s.billing {
+		err := b.CostUsage(ctx, func(r domain.CostRow) error {
+			if !w.Start.IsZero() && (r.ChargePeriodEnd.Before(w.Start) || !r.ChargePeriodStart.Before(w.End)) {
+				return nil
+			}
+			return fn(r)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Plan reads the latest committed snapshot of every cloud that has one,
@@ -115,7 +149,14 @@ func (p *Pipeline) Plan(ctx context.Context) (domain.Plan, error) {
 		if err != nil {
 			return domain.Plan{}, fmt.Errorf("plan: latest %s snapshot: %w", c, err)
 		}
-		snaps = append(snaps, snapshot{s})
+		billing, err := p.Lake.CurrentBilling(ctx, c)
+		if err != nil {
+			return domain.Plan{}, fmt.Errorf("plan: %s billing: %w", c, err)
+		}
+		if !covers(billing, s.Manifest().Window) {
+			billing = nil
+		}
+		snaps = append(snaps, snapshot{s: s, billing: billing})
 	}
 	if len(snaps) == 0 {
 		return domain.Plan{}, fmt.Errorf("plan: %w: no committed snapshot in the lake; run collect first", domain.ErrNotFound)
@@ -126,6 +167,20 @@ func (p *Pipeline) Plan(ctx context.Context) (domain.Plan, error) {
 	})
 	if err != nil {
 		return domain.Plan{}, fmt.Errorf("plan: %w", err)
+	}
+	spend, err := p.Spend(ctx)
+	if err != nil {
+		return domain.Plan{}, fmt.Errorf("plan: %w", err)
+	}
+	if spend != nil {
+		b, err := json.Marshal(spend)
+		if err != nil {
+			return domain.Plan{}, fmt.Errorf("plan: spend: %w", err)
+		}
+		// Written before the plan: a plan is only ever seen with its spend.
+		if err := p.Lake.PutArtifact(ctx, plan.ID, SpendArtifact, b); err != nil {
+			return domain.Plan{}, fmt.Errorf("plan: write spend: %w", err)
+		}
 	}
 	if err := p.Lake.PutPlan(ctx, plan); err != nil {
 		return domain.Plan{}, fmt.Errorf("plan: write: %w", err)
@@ -173,7 +228,11 @@ func (p *Pipeline) ReportInput(ctx context.Context, plan domain.Plan) (report.In
 		}
 		outcomes[id] = report.Outcome{ActionID: id, Status: st.Status, Reason: st.Reason, Realized: st.RealizedMonthlySavings, DryRun: st.DryRun}
 	}
-	return report.Input{Plan: plan, Outcomes: outcomes, GeneratedAt: p.now()}, nil
+	spend, err := p.spendOf(ctx, plan.ID)
+	if err != nil {
+		return report.Input{}, fmt.Errorf("report %s: %w", plan.ID, err)
+	}
+	return report.Input{Plan: plan, Outcomes: outcomes, GeneratedAt: p.now(), Spend: spend}, nil
 }
 
 // LatestPlan returns the newest plan in the lake.
@@ -238,4 +297,17 @@ func (p *Pipeline) logger() *slog.Logger {
 		return p.Logger
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+// covers reports whether ingested billing reaches into the snapshot's
+// window: an export that ended before the window started would price
+// nothing, and the collector's own cost rows are better then.
+func covers(billing []*lake.Snapshot, w lake.Window) bool {
+	for _, b := range billing {
+		bw := b.Manifest().Window
+		if w.Start.IsZero() || (bw.End.After(w.Start) && bw.Start.Before(w.End)) {
+			return true
+		}
+	}
+	return false
 }

@@ -85,6 +85,8 @@ func Markdown(in Input) []byte {
 		}
 	}
 
+	spendMarkdown(&b, v)
+
 	w("## Skipped\n\n")
 	if len(v.Skipped) == 0 {
 		w("Nothing was skipped.\n")

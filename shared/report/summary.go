@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cloudtrim/cloudtrim/shared/domain"
+	"github.com/cloudtrim/cloudtrim/shared/forecast"
 )
 
 // Outcome is what actuation did with one action of the plan.
@@ -35,6 +36,9 @@ type Input struct {
 	// MaxActions limits the actions listed and explained (the largest
 	// savings first); 0 means DefaultMaxActions. Totals count them all.
 	MaxActions int
+	// Spend holds the spend forecasts and anomalies, when there is cost
+	// data.
+	Spend *forecast.Result
 }
 
 // Group is the total of the actions sharing a cloud, an account or a

@@ -44,6 +44,12 @@ type view struct {
 	OmittedMonthly string
 	Skipped        []skipView
 	SkippedCount   int
+	// Spend: forecasts and anomalies from the bill, when there is one.
+	HasSpend     bool
+	Forecasts    []forecastView
+	Anomalies    []anomalyView
+	SpendSkipped int
+	BillChecks   []billCheckView
 }
 
 type snapshotView struct{ Cloud, RunID, At, Manifest string }
@@ -153,6 +159,9 @@ func buildView(in Input) view {
 	v.OmittedMonthly = money(omitted, p.Currency)
 	v.Skipped = skipGroups(p.Skipped)
 	v.SkippedCount = len(p.Skipped)
+	v.HasSpend = in.Spend != nil
+	v.Forecasts, v.Anomalies, v.SpendSkipped = spendViews(in.Spend)
+	v.BillChecks = billCheckViews(p)
 	return v
 }
 

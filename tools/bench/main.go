@@ -35,7 +35,28 @@ func main() {
 	step := flag.String("step", "", "internal: run one measurement (collect or optimize) in this process")
 	dir := flag.String("dir", "", "internal: lake directory")
 	cpuprofile := flag.String("cpuprofile", "", "with -step: write a CPU profile of the measured step to this file")
+	only := flag.String("only", "", "run only this table: billing")
+	gen := flag.String("gen-cur", "", "write the generated AWS CUR CSV of -n rows to this file and exit")
 	flag.Parse()
+	if *gen != "" {
+		if err := writeBenchCUR(*gen, *n); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *only == "billing" {
+		dir, err := os.MkdirTemp("", "cloudtrim-bench-")
+		if err == nil {
+			defer os.RemoveAll(dir)
+			err = billingTable(dir)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *step != "" && *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -103,6 +124,9 @@ func measure(step string, n int, dir string) error {
 		}
 		fmt.Printf("%f %d %d\n", time.Since(start).Seconds(), plan.Resources, len(plan.Actions))
 	default:
+		if path, ok := strings.CutPrefix(step, "ingest:"); ok {
+			return measureIngest(ctx, path, dir)
+		}
 		var regions int
 		if _, err := fmt.Sscanf(step, "aws-collect-%d", &regions); err == nil && regions >= 1 && regions <= len(awsRegions) {
 			return measureAWSCollect(ctx, regions, dir)
@@ -183,6 +207,9 @@ func table(n int) error {
 		o.extra, o.resources, o.seconds, float64(o.resources)/o.seconds, o.maxRSSBytes>>20, yes(o.seconds <= 30 && o.maxRSSBytes <= 1<<30))
 	tw.Flush()
 	fmt.Printf("machine: %d CPUs; peak RSS is the measuring process's maximum resident set (getrusage).\n\n", runtime.NumCPU())
+	if err := billingTable(dir); err != nil {
+		return err
+	}
 	return awsTable(dir)
 }
 

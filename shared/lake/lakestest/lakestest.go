@@ -537,7 +537,7 @@ func testSnapshotRoundTrip(t *testing.T, l *lake.Lake) {
 			ChargePeriodStart: full.ChargePeriodStart, ChargePeriodEnd: full.ChargePeriodEnd, ChargeCategory: full.ChargeCategory,
 			BillingCurrency: full.BillingCurrency, BilledCost: full.BilledCost, EffectiveCost: full.EffectiveCost,
 			ListCost: full.ListCost, ContractedCost: full.ContractedCost, ResourceID: full.ResourceID,
-			RegionID: full.RegionID, XCloud: full.XCloud}
+			RegionID: full.RegionID, ServiceName: full.ServiceName, XCloud: full.XCloud}
 		if diff := cmp.Diff(want, usage[i]); diff != "" {
 			t.Fatalf("CostUsage row %d (-want +got):\n%s", i, diff)
 		}

@@ -348,10 +348,21 @@ func (a *App) optimize(ctx context.Context, m SnapshotManifest) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	tot := report.Summary(report.Input{Plan: plan})
+	in, err := a.pipe.ReportInput(ctx, plan)
+	if err != nil {
+		return nil, err
+	}
+	tot := report.Summary(in)
 	text := fmt.Sprintf("cloudtrim plan %s: %d actions, %s %s a month. Review the report in the lake (plans/%s/report.html) and approve through the webhook.",
 		plan.ID, tot.Actions, tot.MonthlySavings.Decimal(), plan.Currency, plan.ID)
-	if err := a.notifier.Notify(ctx, httpapi.Notification{Text: text, Event: "plan", PlanID: plan.ID, Data: tot}); err != nil {
+	data := map[string]any{"totals": tot}
+	if in.Spend != nil {
+		if lines := report.AnomalyLines(in.Spend, 5); len(lines) > 0 {
+			text += fmt.Sprintf("\n%d cost anomalies:\n• %s", len(in.Spend.Anomalies), strings.Join(lines, "\n• "))
+		}
+		data["anomalies"] = in.Spend.Anomalies
+	}
+	if err := a.notifier.Notify(ctx, httpapi.Notification{Text: text, Event: "plan", PlanID: plan.ID, Data: data}); err != nil {
 		// The plan stands; a lost notification is logged, not retried.
 		a.logger.WarnContext(ctx, "notification failed", "error", err)
 	}

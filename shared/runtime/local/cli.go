@@ -33,6 +33,7 @@ Usage: cloudtrim <command> [flags]
 Commands:
   demo      run collect → plan → approve → actuate → collect on the simulated estate
   collect   read the clouds into a committed snapshot in the lake
+  ingest    read billing exports (FOCUS, AWS CUR, Azure, Google Cloud) into the lake
   plan      turn the latest snapshots into a plan and its reports
   approve   sign and send an approval of the latest plan to the webhook
   actuate   apply the approved actions (dry run unless --apply)
@@ -57,7 +58,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
 		"demo": cmdDemo, "collect": cmdCollect, "plan": cmdPlan, "approve": cmdApprove,
-		"actuate": cmdActuate, "report": cmdReport, "serve": cmdServe,
+		"actuate": cmdActuate, "report": cmdReport, "serve": cmdServe, "ingest": cmdIngest,
 	}
 	run, ok := cmds[args[0]]
 	if !ok {
@@ -327,21 +328,29 @@ func Demo(ctx context.Context, rt *Runtime, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	fmt.Fprintln(stdout, "\n2. plan")
+	fmt.Fprintln(stdout, "\n2. ingest the bills (the estate's last 90 days as each cloud exports them: AWS CUR, Azure EA, Google BigQuery JSON)")
+	if err := demoIngest(ctx, rt, stdout, stderr); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(stdout, "\n3. plan")
 	plan, err := rt.Pipeline.Plan(ctx)
 	if err != nil {
 		return err
 	}
 	printPlan(stdout, plan)
+	if in, err := rt.Pipeline.ReportInput(ctx, plan); err == nil {
+		printSpend(stdout, plan, in.Spend)
+	}
 
-	fmt.Fprintln(stdout, "\n3. approve (HMAC-signed request to the local webhook, as a chat tool would send it)")
+	fmt.Fprintln(stdout, "\n4. approve (HMAC-signed request to the local webhook, as a chat tool would send it)")
 	ares, target, err := rt.SendApproval(ctx, "", &plan, "demo-approver@example.com", nil, nil)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "   POST %s → %d approved, %d queued\n", target, len(ares.Approved), ares.Enqueued)
 
-	fmt.Fprintln(stdout, "\n4. actuate (the demo opts in to changes; the default is a dry run)")
+	fmt.Fprintln(stdout, "\n5. actuate (the demo opts in to changes; the default is a dry run)")
 	sum, err := rt.Actuate(ctx, false, actionPrinter(stderr))
 	if isTerminal(stderr) {
 		fmt.Fprintln(stderr)
@@ -351,7 +360,7 @@ func Demo(ctx context.Context, rt *Runtime, stdout, stderr io.Writer) error {
 	}
 	printActuate(stdout, sum, false)
 
-	fmt.Fprintln(stdout, "\n5. collect again")
+	fmt.Fprintln(stdout, "\n6. collect again")
 	after, err := collectAndMeasure(ctx, rt, stdout, stderr)
 	if err != nil {
 		return err

@@ -56,6 +56,7 @@ type Runtime struct {
 	Queues   map[domain.Cloud]*memqueue.Queue
 	secret   []byte
 	lakeURL  string
+	dir      string
 	logger   *slog.Logger
 	now      func() time.Time
 }
@@ -116,6 +117,7 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		Queues:   map[domain.Cloud]*memqueue.Queue{},
 		secret:   secret,
 		lakeURL:  url,
+		dir:      opts.Dir,
 		logger:   opts.Logger,
 		now:      opts.Now,
 	}
