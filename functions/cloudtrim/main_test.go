@@ -26,7 +26,7 @@ func TestBinaries(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cloudtrim demo: %v\n%s", err, out)
 	}
-	for _, want := range []string{"5. collect again", "applied", "realized", "report.html"} {
+	for _, want := range []string{"6. collect again", "committed billing aws", "committed billing azure", "committed billing gcp", "new service aws", "spend forecast", "applied", "realized", "report.html"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("cloudtrim demo output lacks %q:\n%s", want, out)
 		}

@@ -180,3 +180,31 @@ func TestPriceMonthlyFor(t *testing.T) {
 		}
 	}
 }
+
+func TestResourceKey(t *testing.T) {
+	for _, tt := range []struct {
+		cloud   domain.Cloud
+		id, key string
+	}{
+		{domain.AWS, "i-0abc", "i-0abc"},
+		{domain.AWS, "arn:aws:ec2:us-east-1:111111111111:instance/i-0abc", "i-0abc"},
+		{domain.AWS, "arn:aws:ec2:us-east-1:111111111111:volume/vol-1", "vol-1"},
+		{domain.AWS, "arn:aws:s3:::my-bucket", "my-bucket"},
+		{domain.Azure, "/subscriptions/S/resourceGroups/RG/providers/Microsoft.Compute/virtualMachines/VM1", "/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm1"},
+		{domain.GCP, "//compute.googleapis.com/projects/p/zones/z/instances/vm", "projects/p/zones/z/instances/vm"},
+		{domain.GCP, "https://www.googleapis.com/compute/v1/projects/p/zones/z/disks/d", "projects/p/zones/z/disks/d"},
+		{domain.GCP, "projects/p/zones/z/instances/vm", "projects/p/zones/z/instances/vm"},
+	} {
+		if got := domain.ResourceKey(tt.cloud, tt.id); got != tt.key {
+			t.Errorf("ResourceKey(%s, %q) = %q; want %q", tt.cloud, tt.id, got, tt.key)
+		}
+	}
+}
+
+func TestKnownCurrency(t *testing.T) {
+	for code, want := range map[string]bool{"USD": true, "EUR": true, "JPY": true, "usd": false, "XYZ": false, "": false, "MC": false} {
+		if got := domain.KnownCurrency(code); got != want {
+			t.Errorf("KnownCurrency(%q) = %v; want %v", code, got, want)
+		}
+	}
+}

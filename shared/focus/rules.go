@@ -48,10 +48,16 @@ func check(f *Fields, row *domain.CostRow) {
 	} else if !domain.KnownCurrency(row.BillingCurrency) {
 		f.Problem(RuleUnknownCurrency, "BillingCurrency", row.BillingCurrency)
 	}
-	if row.ChargePeriodStart.IsZero() {
+	// A timestamp that did not parse was reported as such; it is not
+	// missing as well.
+	badTime := false
+	for _, p := range f.problems {
+		badTime = badTime || p.Rule == RuleBadTime
+	}
+	if row.ChargePeriodStart.IsZero() && !badTime {
 		f.Problem(RuleMissingValue, "ChargePeriodStart", "")
 	}
-	if row.ChargePeriodEnd.IsZero() {
+	if row.ChargePeriodEnd.IsZero() && !badTime {
 		f.Problem(RuleMissingValue, "ChargePeriodEnd", "")
 	}
 	if !row.ChargePeriodStart.IsZero() && !row.ChargePeriodEnd.IsZero() && row.ChargePeriodStart.After(row.ChargePeriodEnd) {

@@ -186,6 +186,25 @@ func checkSegment(what, s string) error {
 	return nil
 }
 
+// checkPartitionValue validates a value that becomes a Hive partition
+// value: escapePartition encodes slashes and dots, so only emptiness,
+// length and control characters are refused. Billing exports name
+// accounts with slashes ("/subscriptions/…" in Microsoft's FOCUS export).
+func checkPartitionValue(what, s string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("%w: empty %s", domain.ErrInvalid, what)
+	case len(s) > 512:
+		return fmt.Errorf("%w: %s longer than 512 bytes", domain.ErrInvalid, what)
+	}
+	for _, c := range s {
+		if c < 0x20 || c == 0x7f {
+			return fmt.Errorf("%w: %s %q holds a control character", domain.ErrInvalid, what, s)
+		}
+	}
+	return nil
+}
+
 // getJSON reads the JSON document at key into v. A document that is not
 // valid JSON is domain.ErrInvalid naming the key.
 func (l *Lake) getJSON(ctx context.Context, key string, v any) error {

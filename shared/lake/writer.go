@@ -293,7 +293,7 @@ func (w *SnapshotWriter) WriteCostRows(ctx context.Context, rows []domain.CostRo
 		if acct == "" {
 			acct = c.BillingAccountID
 		}
-		if err := checkSegment("account", acct); err != nil {
+		if err := checkPartitionValue("account", acct); err != nil {
 			return fmt.Errorf("snapshot %s: write cost rows: %w", w.name(), err)
 		}
 		conv[i] = row

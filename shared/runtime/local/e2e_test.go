@@ -15,7 +15,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cloudtrim/cloudtrim/shared/actuate"
+	"github.com/cloudtrim/cloudtrim/shared/cloud/simcloud"
 	"github.com/cloudtrim/cloudtrim/shared/domain"
+	"github.com/cloudtrim/cloudtrim/shared/forecast"
 	"github.com/cloudtrim/cloudtrim/shared/runtime/local"
 )
 
@@ -47,7 +49,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	if err := local.Demo(ctx, rt, &out, io.Discard); err != nil {
 		t.Fatalf("Demo: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"1. collect", "2. plan", "3. approve", "4. actuate", "5. collect again", "summary", "report.html"} {
+	for _, want := range []string{"1. collect", "2. ingest the bills", "3. plan", "4. approve", "5. actuate", "6. collect again", "summary", "report.html"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
@@ -57,6 +59,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkDemoBilling(t, rt, plan)
 	kinds := map[domain.ActionKind]int{}
 	for _, a := range plan.Actions {
 		kinds[a.Kind]++
@@ -251,6 +254,12 @@ func TestStepByStepCommands(t *testing.T) {
 	if out, code := run("collect"); code != 0 {
 		t.Fatalf("collect: exit %d\n%s", code, out)
 	}
+	// The real FOCUS 1.0 sample (FinOps Foundation, CC-BY-4.0).
+	sample := filepath.Join("..", "..", "focus", "testdata", "focus", "focus-1.0-sample-slice.csv")
+	if out, code := run("ingest", sample); code != 0 || !strings.Contains(out, "173 rows") || !strings.Contains(out, "unsupported_provider") ||
+		!strings.Contains(out, "committed billing aws") || !strings.Contains(out, "committed billing azure") {
+		t.Fatalf("ingest: exit %d\n%s", code, out)
+	}
 	if out, code := run("plan"); code != 0 || !strings.Contains(out, "total") {
 		t.Fatalf("plan: exit %d\n%s", code, out)
 	}
@@ -315,6 +324,9 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"report", "--dir", dir, "--plan", "plan-nope"}, 1, "plan-nope"},
 		{[]string{"collect", "--help"}, 0, "Usage: cloudtrim collect"},
 		{[]string{"actuate", "--dir", dir, "stray"}, 2, "unexpected arguments"},
+		{[]string{"ingest", "--dir", dir}, 2, "name at least one file"},
+		{[]string{"ingest", "--dir", dir, filepath.Join(dir, "missing.csv")}, 1, "missing.csv"},
+		{[]string{"ingest", "--dir", dir, bad}, 1, "no billing format has the columns"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -324,5 +336,72 @@ func TestCommandErrors(t *testing.T) {
 				t.Errorf("Main(%v) = %d, %q; want %d and a message containing %q", tt.args, code, out.String(), tt.wantCode, tt.wantMsg)
 			}
 		})
+	}
+}
+
+// checkDemoBilling checks what the ingested bills did to the plan: every
+// cloud priced from its billing export, the account-level resources only
+// the bill knows found, forecasts with a backtest, and the two events the
+// simulated bills carry flagged with the right contributors.
+func checkDemoBilling(t *testing.T, rt *local.Runtime, plan domain.Plan) {
+	t.Helper()
+	ctx := context.Background()
+	if len(plan.BillChecks) != 3 {
+		t.Fatalf("plan has %d bill checks; want one per cloud", len(plan.BillChecks))
+	}
+	for _, bc := range plan.BillChecks {
+		if bc.Source != "billing export" || !bc.ResourceRows {
+			t.Errorf("%s bill check = %+v; want resource rows from the billing export", bc.Cloud, bc)
+		}
+		if bc.InventoryNotBilled != 0 {
+			t.Errorf("%s: %d inventoried resources not billed; the export bills every one: %v", bc.Cloud, bc.InventoryNotBilled, bc.ExamplesInventoryNotBilled)
+		}
+	}
+	aws := plan.BillChecks[0]
+	found := map[string]bool{}
+	for _, b := range aws.TopBilledNotInInventory {
+		switch {
+		case strings.HasPrefix(b.ResourceID, "nat-"):
+			found["nat"] = true
+		case strings.Contains(b.ResourceID, ":notebook-instance/"):
+			found["sagemaker"] = true
+		}
+	}
+	if aws.Cloud != domain.AWS || !found["nat"] || !found["sagemaker"] {
+		t.Errorf("aws billed-not-inventoried = %+v; want the NAT gateways and the SageMaker notebook", aws.TopBilledNotInInventory)
+	}
+	in, err := rt.Pipeline.ReportInput(ctx, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := in.Spend
+	if sp == nil {
+		t.Fatal("the plan has no spend forecast")
+	}
+	clouds := map[domain.Cloud]bool{}
+	for _, f := range sp.Forecasts {
+		if f.Key.Level == forecast.LevelCloud && f.HorizonDays == 30 {
+			clouds[f.Key.Cloud] = true
+			if f.MAPE == nil || *f.MAPE > 0.25 || f.HistoryDays < 60 {
+				t.Errorf("%s forecast: MAPE %v over %d days of history; want a backtested forecast over the 90 days ingested", f.Key.Cloud, f.MAPE, f.HistoryDays)
+			}
+		}
+	}
+	if len(clouds) != 3 {
+		t.Errorf("30-day cloud forecasts for %v; want all three clouds", clouds)
+	}
+	var newService, natSpike bool
+	today := rt.Sim.Estate.Now().UTC().Truncate(24 * time.Hour)
+	for _, a := range sp.Anomalies {
+		if a.Kind == forecast.KindNewService && a.Key.Service == simcloud.NewServiceName {
+			newService = true
+		}
+		if a.Kind == forecast.KindSpike && a.Key.Level == forecast.LevelService && a.Key.Service == "Amazon Virtual Private Cloud" &&
+			a.Day.Equal(today.AddDate(0, 0, -simcloud.SpikeDaysAgo)) && len(a.Top) > 0 && strings.HasPrefix(a.Top[0].Name, "nat-") {
+			natSpike = true
+		}
+	}
+	if !newService || !natSpike {
+		t.Errorf("anomalies found: new service %v, NAT spike %v; want both:\n%+v", newService, natSpike, sp.Anomalies)
 	}
 }

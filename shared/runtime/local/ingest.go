@@ -23,13 +23,22 @@ import (
 func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := newFlags("ingest", "Reads billing exports (FOCUS 1.0–1.2; AWS CUR legacy, Athena/Parquet, Hive and 2.0; Azure EA/MCA cost exports; Google Cloud billing export as CSV or JSON lines), converts them to FOCUS 1.2 and commits one billing snapshot per cloud.\n\nUsage: cloudtrim ingest [flags] <file, folder or URL>...", stderr)
 	jsonOut := fs.Bool("json", false, "print the summary as JSON")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	// Flags may come before or after the files.
+	var paths []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return usageError{err}
 		}
-		return usageError{err}
+		if fs.NArg() == 0 {
+			break
+		}
+		paths = append(paths, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if fs.NArg() == 0 {
+	if len(paths) == 0 {
 		return usageError{fmt.Errorf("name at least one file, folder or URL to ingest")}
 	}
 	rt, err := c.open(ctx, stderr, EstateConfig{})
@@ -37,7 +46,7 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer rt.Close()
-	res, err := rt.Ingest(ctx, fs.Args(), stderr)
+	res, err := rt.Ingest(ctx, paths, stderr)
 	if res != nil {
 		if *jsonOut {
 			enc := json.NewEncoder(stdout)
