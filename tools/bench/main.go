@@ -1,7 +1,9 @@
 // Command bench measures cloudtrim against its performance targets and
 // prints tables: collecting a 100,000-resource simulated estate into a
 // committed Parquet snapshot, and optimizing it (14 days of hourly CPU
-// and memory); collecting a fake AWS account of 2 and 20 regions through
+// and memory); converting a generated AWS CUR CSV of 200,000 and
+// 2,000,000 rows to FOCUS Parquet with cloudtrim and with DuckDB;
+// collecting a fake AWS account of 2 and 20 regions through
 // the awscloud provider and the wire-level fakes; and each Lambda
 // function's cold start under the Runtime API harness and its zip size. Each measurement runs in its own process so that its
 // peak resident memory is its own.

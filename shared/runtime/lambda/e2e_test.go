@@ -431,7 +431,7 @@ func TestEndToEndOnAWS(t *testing.T) {
 	d.apply = true
 	d.restart("actuate")
 	requeue(t, d, plan)
-	handled, failed = d.drain(t, d.function(t, "actuate"))
+	_, failed = d.drain(t, d.function(t, "actuate"))
 	if failed != 0 {
 		t.Fatalf("apply: %d failures", failed)
 	}

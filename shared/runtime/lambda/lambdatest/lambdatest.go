@@ -610,7 +610,9 @@ func (b *lockedBuffer) String() string {
 // -tags lambda.norpc,awslambda and the flags of `make package`. It returns the
 // binary's path, and the compiler's output with the error.
 func Build(ctx context.Context, pkg, dir string) (string, error) {
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	// The toolchain that built the test, when it is still there; else
+	// the go on PATH.
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go") //lint:ignore SA1019 the test binary runs where it was built
 	if _, err := os.Stat(goTool); err != nil {
 		if p, err := exec.LookPath("go"); err == nil {
 			goTool = p
