@@ -12,9 +12,11 @@ import "math"
 //   - the level adapts to a step instead of reading it as a slope, which
 //     a regression line over the history would do and then extrapolate;
 //   - the weekly seasonals adapt as the pattern drifts;
-//   - damping (phi < 1) keeps a trend learned from a few weeks from being
-//     extrapolated linearly 90 days out, while phi = 1 stays in the grid
-//     for series with a steady trend;
+//   - damping (phi < 1, always: the grid stops at 0.98) keeps a trend
+//     learned from a few weeks from being extrapolated linearly 90 days
+//     out. With phi = 1 the one-step fit often picked an undamped trend
+//     right after a step, and the 90-day intervals, whose variance then
+//     grows with the cube of the horizon, became useless;
 //   - additive, not multiplicative, because spend series have zero days.
 //
 // Parameters are the ones with the smallest one-step-ahead SSE over a
@@ -49,7 +51,7 @@ var (
 	gridAlpha = []float64{0.05, 0.1, 0.2, 0.4, 0.7}
 	gridBeta  = []float64{0, 0.03, 0.1, 0.25}
 	gridGamma = []float64{0.02, 0.1, 0.3}
-	gridPhi   = []float64{0.9, 0.98, 1}
+	gridPhi   = []float64{0.8, 0.9, 0.98}
 )
 
 const (
