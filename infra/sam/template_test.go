@@ -1042,6 +1042,72 @@ func TestActionQueues(t *testing.T) {
 }
 
 // event returns a function's only event, in the generic view.
+// namedEvent returns the type and properties of event name of function id.
+func (s *stack) namedEvent(t *testing.T, id, name string) (typ string, props map[string]any) {
+	t.Helper()
+	e, ok := dig(s.props(id), "Events", name).(map[string]any)
+	if !ok {
+		t.Fatalf("%s.Events has no event %s", id, name)
+	}
+	typ, _ = dig(e, "Type").(string)
+	props, _ = dig(e, "Properties").(map[string]any)
+	return typ, props
+}
+
+// TestOptimizerIngestsDeliveredBills checks that a billing export's
+// manifest under cur/ triggers the optimizer, and that AWS billing may
+// write there, for this account only, and nowhere else.
+func TestOptimizerIngestsDeliveredBills(t *testing.T) {
+	s := open(t)
+	typ, ev := s.namedEvent(t, "OptimizeFunction", "BillingDelivered")
+	if b, _ := symbol(ev["Bucket"]); typ != "S3" || b != "${Lake}" {
+		t.Fatalf("OptimizeFunction.Events.BillingDelivered = %s on %v; want S3 on !Ref Lake", typ, ev["Bucket"])
+	}
+	got := map[string]string{}
+	rules, _ := dig(ev, "Filter", "S3Key", "Rules").([]any)
+	for _, r := range rules {
+		name, _ := dig(r, "Name").(string)
+		got[strings.ToLower(name)], _ = symbol(dig(r, "Value"))
+	}
+	if diff := cmp.Diff(map[string]string{"prefix": "cur/", "suffix": "Manifest.json"}, got); diff != "" {
+		t.Errorf("BillingDelivered Filter.S3Key.Rules (-want +got):\n%s", diff)
+	}
+	sts, err := s.document(s.props("LakePolicy")["PolicyDocument"], "LakePolicy.PolicyDocument", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writes := 0
+	for _, st := range sts {
+		if st.Effect != "Allow" {
+			continue
+		}
+		services, _ := strs(dig(st.Principal, "Service"))
+		for _, svc := range services {
+			if svc != "billingreports.amazonaws.com" && svc != "bcm-data-exports.amazonaws.com" {
+				t.Errorf("LakePolicy allows principal %s", svc)
+			}
+		}
+		if acct := st.cond("StringEquals", "aws:SourceAccount"); !slices.Equal(acct, []string{"${AWS::AccountId}"}) {
+			t.Errorf("LakePolicy statement %v for %v lacks aws:SourceAccount = the stack's account (has %v)", st.Actions, services, acct)
+		}
+		for _, a := range st.Actions {
+			switch a {
+			case "s3:PutObject":
+				writes++
+				if !slices.Equal(st.Resources, []string{"${Lake.Arn}/cur/*"}) {
+					t.Errorf("billing may write %v; want only ${Lake.Arn}/cur/*", st.Resources)
+				}
+			case "s3:GetBucketAcl", "s3:GetBucketPolicy":
+			default:
+				t.Errorf("LakePolicy allows billing %s", a)
+			}
+		}
+	}
+	if writes != 1 {
+		t.Errorf("LakePolicy lets billing write in %d statements; want 1", writes)
+	}
+}
+
 func (s *stack) event(t *testing.T, id string) (typ string, props map[string]any) {
 	t.Helper()
 	events, _ := s.props(id)["Events"].(map[string]any)
@@ -1082,7 +1148,7 @@ func TestActuatorConsumesTheQueueInSmallBatches(t *testing.T) {
 
 func TestOptimizerRunsWhenASnapshotCommits(t *testing.T) {
 	s := open(t)
-	typ, ev := s.event(t, "OptimizeFunction")
+	typ, ev := s.namedEvent(t, "OptimizeFunction", "SnapshotCommitted")
 	if typ != "S3" {
 		t.Fatalf("OptimizeFunction.Events: Type = %q; want S3", typ)
 	}

@@ -257,7 +257,7 @@ func (a *App) Handlers() Handlers {
 	case "collect-aws", "collect-azure", "collect-gcp":
 		return Handlers{Collect: a.collect}
 	case "optimize":
-		return Handlers{Optimize: a.optimize}
+		return Handlers{Optimize: a.optimize, Ingest: a.ingest}
 	case "approve":
 		return Handlers{Approve: httpapi.ApproveHandler(a.pipe.Approver(a.secrets, a), a.logger)}
 	case "actuate":
@@ -344,6 +344,79 @@ func (a *App) optimize(ctx context.Context, m SnapshotManifest) (any, error) {
 		a.logger.InfoContext(ctx, "plan already made from these snapshots", "plan_id", prev.ID, "manifest", m.Key)
 		return planResponse(prev, true), nil
 	}
+	return a.plan(ctx)
+}
+
+// IngestResponse is what the optimize function answers for a billing
+// delivery: the ingest's summary and the plan made with the new bill
+// (none before the first snapshot).
+type IngestResponse struct {
+	RunID    string           `json:"run_id"`
+	Files    int              `json:"files"`
+	Rows     int64            `json:"rows"`
+	Kept     int64            `json:"kept"`
+	Rejected map[string]int64 `json:"rejected_by_rule,omitempty"`
+	Skipped  []string         `json:"skipped,omitempty"`
+	Plan     *PlanResponse    `json:"plan,omitempty"`
+}
+
+// ingest reads the billing export d's manifest names from the lake's
+// bucket, commits it as billing snapshots and plans again.
+func (a *App) ingest(ctx context.Context, d BillingDelivery) (any, error) {
+	src, err := a.billingSource(d)
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := pipeline.ExpandSources(ctx, []string{src})
+	if err != nil {
+		return nil, err
+	}
+	defer srcs.Close()
+	res, err := a.pipe.Ingest(ctx, srcs, pipeline.IngestOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := IngestResponse{RunID: res.RunID, Files: len(res.Files), Rows: res.Total.Rows, Kept: res.Total.Kept, Skipped: res.Skipped}
+	for r, n := range res.Total.ByRule {
+		if out.Rejected == nil {
+			out.Rejected = map[string]int64{}
+		}
+		out.Rejected[string(r)] = n
+	}
+	a.logger.InfoContext(ctx, "billing ingested", "run_id", res.RunID, "rows", res.Total.Rows, "kept", res.Total.Kept, "rejected", res.Total.Rejected)
+	pr, err := a.plan(ctx)
+	if errors.Is(err, domain.ErrNotFound) {
+		return out, nil // no snapshot yet: the first collection will plan with this bill
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := pr.(PlanResponse)
+	out.Plan = &p
+	return out, nil
+}
+
+// billingSource is the URL of a delivered manifest: the lake's own s3://
+// URL (its endpoint and region options) with the key as the path. The
+// delivery must be in the lake's bucket, the only one the function may
+// read.
+func (a *App) billingSource(d BillingDelivery) (string, error) {
+	u, err := url.Parse(a.cfg.LakeURL)
+	if err != nil || u.Scheme == "" {
+		return "", fmt.Errorf("%w: the lake URL is not a URL", domain.ErrInvalid)
+	}
+	if u.Host != d.Bucket {
+		return "", fmt.Errorf("%w: billing export in bucket %q; this deployment reads only its lake's bucket %q", domain.ErrInvalid, d.Bucket, u.Host)
+	}
+	q := u.Query()
+	q.Del("prefix")
+	u.RawQuery = q.Encode()
+	u.Path = "/" + d.Key
+	return u.String(), nil
+}
+
+// plan makes a plan from the latest snapshots and notifies it.
+func (a *App) plan(ctx context.Context) (any, error) {
 	plan, err := a.pipe.Plan(ctx)
 	if err != nil {
 		return nil, err

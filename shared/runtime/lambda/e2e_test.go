@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"gocloud.dev/blob"
 
 	"github.com/cloudtrim/cloudtrim/shared/approve"
 	"github.com/cloudtrim/cloudtrim/shared/cloud/awscloud/awsfake"
@@ -504,6 +505,62 @@ func TestEndToEndOnAWS(t *testing.T) {
 	if got := mutatingCalls(d.aws); got != calls {
 		t.Fatalf("the sample batch made %d mutating EC2 calls", got-calls)
 	}
+	// A Cost and Usage Report delivered to the lake's bucket under cur/
+	// (what the CUR export writes, manifest last): its manifest's S3 event
+	// makes the optimize function ingest the bill and plan with it.
+	exports := t.TempDir()
+	files, err := d.est.ExportBilling(exports, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket, err := blob.OpenBucket(ctx, d.lakeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bucket.Close()
+	var manifests []string
+	for _, f := range files {
+		rel, err := filepath.Rel(filepath.Join(exports, "aws"), f)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			continue
+		}
+		body, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := filepath.ToSlash(rel)
+		if err := bucket.WriteAll(ctx, key, body, nil); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(key, "-Manifest.json") {
+			manifests = append(manifests, key)
+		}
+	}
+	if len(manifests) < 2 {
+		t.Fatalf("the export wrote manifests %v; want one per month of 40 days", manifests)
+	}
+	var ing lambda.OptimizeResponse
+	invoke(t, d.function(t, "optimize"), d.s3Event(t, manifests[len(manifests)-1]), &ing)
+	if len(ing.Ingested) != 1 || len(ing.Optimized) != 0 {
+		t.Fatalf("optimize of a CUR manifest = %+v; want it ingested", ing)
+	}
+	var ir lambda.IngestResponse
+	b, _ := json.Marshal(ing.Ingested[0].Result)
+	if err := json.Unmarshal(b, &ir); err != nil || ir.Kept == 0 || ir.Kept != ir.Rows || ir.Plan == nil {
+		t.Fatalf("ingest result %s (%v); want every row kept and a new plan", b, err)
+	}
+	billing, err := d.lake.CurrentBilling(ctx, domain.AWS)
+	if err != nil || len(billing) != 1 {
+		t.Fatalf("current AWS billing: %d snapshots, %v; want the delivered month", len(billing), err)
+	}
+	replanned, err := d.lake.GetPlan(ctx, ir.Plan.PlanID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(replanned.BillChecks) != 1 || replanned.BillChecks[0].Source != "billing export" {
+		t.Fatalf("the plan after the delivery has bill checks %+v; want the AWS bill from the export", replanned.BillChecks)
+	}
+
 	res := d.function(t, "collect-azure").Invoke(ctx, readEvent(t, "collect-aws.scheduled.json"))
 	if res.Err == nil || !strings.Contains(res.Err.Message, "azure") {
 		t.Fatalf("collect-azure on Lambda: %+v; want a clear refusal (no Azure provider in this build)", res)

@@ -32,6 +32,11 @@ type Handlers struct {
 	// Optimize plans from the snapshot whose manifest m was just
 	// written. It is called once per manifest of an S3 event.
 	Optimize func(ctx context.Context, m SnapshotManifest) (any, error)
+	// Ingest reads a billing export whose manifest d was just delivered
+	// (an AWS CUR or Data Export written under cur/ in the lake's bucket)
+	// and plans again with the new bill. It is called once per manifest
+	// of an S3 event; nil ignores such objects.
+	Ingest func(ctx context.Context, d BillingDelivery) (any, error)
 	// Approve serves the approval webhook behind a Function URL (or an
 	// API Gateway HTTP API, payload format 2.0).
 	Approve http.Handler

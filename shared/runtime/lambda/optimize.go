@@ -28,12 +28,40 @@ type SnapshotManifest struct {
 	VersionID string `json:"version_id,omitempty"`
 }
 
+// BillingDelivery names the manifest of a billing export AWS delivered
+// to the lake's bucket (Cost and Usage Report or Data Export, under
+// "cur/").
+type BillingDelivery struct {
+	Bucket string `json:"bucket"`
+	// Key is the manifest's object key, URL-decoded.
+	Key string `json:"key"`
+}
+
 // OptimizeResponse is the response of the optimize function: what each
-// manifest's optimization returned, and the objects of the event that
-// were not manifests.
+// manifest's optimization returned, what each billing delivery's ingest
+// returned, and the objects of the event that were neither.
 type OptimizeResponse struct {
 	Optimized []OptimizedManifest `json:"optimized"`
+	Ingested  []IngestedDelivery  `json:"ingested,omitempty"`
 	Ignored   []IgnoredObject     `json:"ignored,omitempty"`
+}
+
+// IngestedDelivery is one billing delivery and what Handlers.Ingest
+// returned for it.
+type IngestedDelivery struct {
+	BillingDelivery
+	Result any `json:"result,omitempty"`
+}
+
+// isBillingManifest reports whether key is the manifest of a billing
+// export delivered under cur/: "<...>cur/<report path>/<name>-Manifest.json"
+// (legacy CUR) or ".../Manifest.json" (Data Exports).
+func isBillingManifest(key string) bool {
+	if !strings.HasPrefix(key, "cur/") && !strings.Contains(key, "/cur/") {
+		return false
+	}
+	base := key[strings.LastIndexByte(key, '/')+1:]
+	return strings.HasSuffix(base, "-Manifest.json") || base == "Manifest.json"
 }
 
 // OptimizedManifest is one manifest and what Handlers.Optimize returned
@@ -87,6 +115,17 @@ func (f *Function) optimize(ctx context.Context, payload []byte) (any, error) {
 	var errs []error
 	for _, r := range ev.Records {
 		bucket, key := r.S3.Bucket.Name, r.S3.Object.URLDecodedKey
+		if f.h.Ingest != nil && isBillingManifest(key) && strings.HasPrefix(r.EventName, "ObjectCreated:") {
+			d := BillingDelivery{Bucket: bucket, Key: key}
+			f.logger.InfoContext(ctx, "ingest billing export", "bucket", bucket, "key", key)
+			out, err := f.h.Ingest(ctx, d)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("s3://%s/%s: %w", bucket, key, err))
+				continue
+			}
+			res.Ingested = append(res.Ingested, IngestedDelivery{BillingDelivery: d, Result: out})
+			continue
+		}
 		m, reason := parseManifestKey(key)
 		if reason == "" && !strings.HasPrefix(r.EventName, "ObjectCreated:") {
 			reason = "event " + r.EventName + " is not an object creation"

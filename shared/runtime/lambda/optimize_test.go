@@ -178,3 +178,30 @@ func TestOptimizeErrorNamesTheManifest(t *testing.T) {
 		t.Errorf("Optimize calls (-want +got):\n%s", diff)
 	}
 }
+
+func TestIsBillingManifest(t *testing.T) {
+	for key, want := range map[string]bool{
+		"cur/report/20261101-20261201/report-Manifest.json":                    true,
+		"cur/exports/data/BILLING_PERIOD=2026-11/Manifest.json":                true,
+		"lake/cur/report/20261101-20261201/report-Manifest.json":               true,
+		"cur/report/20261101-20261201/asm/report-00001.csv.gz":                 false,
+		"snapshots/cloud=aws/run=20261123T000000.000Z-0000c0de/_manifest.json": false,
+		"other/report-Manifest.json":                                           false,
+		"cursor/report-Manifest.json":                                          false,
+	} {
+		if got := isBillingManifest(key); got != want {
+			t.Errorf("isBillingManifest(%q) = %v; want %v", key, got, want)
+		}
+	}
+}
+
+func TestBillingSourceStaysInTheLakeBucket(t *testing.T) {
+	a := &App{cfg: Config{LakeURL: "s3://lake-bucket?region=eu-west-1&prefix=cloudtrim%2F"}}
+	got, err := a.billingSource(BillingDelivery{Bucket: "lake-bucket", Key: "cur/r/20261101-20261201/r-Manifest.json"})
+	if err != nil || got != "s3://lake-bucket/cur/r/20261101-20261201/r-Manifest.json?region=eu-west-1" {
+		t.Errorf("billingSource = %q, %v; want the manifest in the lake bucket, without the lake's prefix", got, err)
+	}
+	if _, err := a.billingSource(BillingDelivery{Bucket: "someone-else", Key: "cur/x-Manifest.json"}); err == nil {
+		t.Error("billingSource accepted a delivery in another bucket")
+	}
+}
