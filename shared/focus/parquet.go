@@ -39,12 +39,16 @@ type parquetRecords struct {
 }
 
 type leafInfo struct {
-	path    []string
-	kind    parquet.Kind
-	decimal bool
-	scale   int
-	unit    time.Duration // timestamps: the unit of the stored integer
-	date    bool
+	path []string
+	// container is the length of the path prefix naming the leaf's
+	// column; elemDef is the definition level at which an element of
+	// that column's repeated node exists (0 when not repeated).
+	container, elemDef int
+	kind               parquet.Kind
+	decimal            bool
+	scale              int
+	unit               time.Duration // timestamps: the unit of the stored integer
+	date               bool
 }
 
 func leafOf(path []string, t parquet.Type) leafInfo {
@@ -105,8 +109,11 @@ func openParquet(ctx context.Context, name string, r io.Reader, opts Options) (r
 	top := map[string]int{}
 	for _, path := range f.Schema().Columns() {
 		leaf, _ := f.Schema().Lookup(path...)
-		p.leaves = append(p.leaves, leafOf(path, leaf.Node.Type()))
-		name := path[0]
+		li := leafOf(path, leaf.Node.Type())
+		col, elemDef, nested := containerOf(f.Schema(), path)
+		li.container, li.elemDef = len(col), elemDef
+		p.leaves = append(p.leaves, li)
+		name := strings.Join(col, ".")
 		i, ok := top[name]
 		if !ok {
 			i = len(p.cols)
@@ -114,7 +121,7 @@ func openParquet(ctx context.Context, name string, r io.Reader, opts Options) (r
 			p.cols = append(p.cols, name)
 			p.nested = append(p.nested, false)
 		}
-		if len(path) > 1 || leaf.MaxRepetitionLevel > 0 {
+		if nested {
 			p.nested[i] = true
 		}
 		p.leafTop = append(p.leafTop, i)
@@ -123,6 +130,55 @@ func openParquet(ctx context.Context, name string, r io.Reader, opts Options) (r
 	p.parts = make([][]parquet.Value, len(p.cols))
 	p.buf = make([]parquet.Row, 256)
 	return p, cleanup, nil
+}
+
+// containerOf names the column a leaf belongs to. Nested structs are
+// flattened to dotted names, as BigQuery's export and the JSON reader
+// name them ("service.description"); a repeated node (a LIST or MAP, or
+// a repeated field) ends the name and its values become one JSON column
+// ("labels", "project.labels", "credits"). It returns the column's path,
+// the definition level at which an element of the repeated node exists,
+// and whether the column is repeated.
+func containerOf(schema *parquet.Schema, path []string) ([]string, int, bool) {
+	var node parquet.Node = schema
+	def := 0
+	for i, name := range path {
+		var next parquet.Node
+		for _, f := range node.Fields() {
+			if f.Name() == name {
+				next = f
+				break
+			}
+		}
+		if next == nil {
+			return path, 0, false
+		}
+		if next.Optional() || next.Repeated() {
+			def++
+		}
+		if next.Repeated() {
+			switch {
+			case i == 0:
+				return path[:1], def, true
+			case isListNode(name):
+				// LIST and MAP groups hold a repeated "list"/"key_value"
+				// child: the column is the group itself.
+				return path[:i], def, true
+			default:
+				return path[:i+1], def, true
+			}
+		}
+		node = next
+	}
+	return path, 0, false
+}
+
+func isListNode(name string) bool {
+	switch name {
+	case "list", "key_value", "bag", "array", "map":
+		return true
+	}
+	return false
 }
 
 func (p *parquetRecords) header() []string  { return p.cols }
@@ -246,41 +302,97 @@ func decimalText(n *big.Int, scale int) string {
 	return s
 }
 
-// nestedText renders a map or list column as JSON: key/value leaves
-// pair up into an object (a Parquet MAP, or a list of {key, value}
-// structs); anything else becomes a list of its leaf values.
+// nestedText renders a repeated column as JSON: a MAP (or a list of
+// {key, value} structs written as a map) as an object; a list of structs
+// as a list of objects, one per element; a list of scalars as a list.
 func (p *parquetRecords) nestedText(vals []parquet.Value) string {
-	var keys, values, other []string
+	type field struct {
+		name string
+		vals []parquet.Value
+	}
+	var fields []field
+	index := map[string]int{}
 	for _, v := range vals {
-		if v.IsNull() {
-			continue
+		li := p.leaves[v.Column()]
+		if v.DefinitionLevel() < li.elemDef {
+			continue // the list is empty or null
 		}
-		path := p.leaves[v.Column()].path
-		last := path[len(path)-1]
-		switch last {
-		case "key":
-			keys = append(keys, p.text(v))
-		case "value":
-			values = append(values, p.text(v))
-		default:
-			other = append(other, p.text(v))
+		name := elementField(li.path[li.container:])
+		i, ok := index[name]
+		if !ok {
+			i = len(fields)
+			index[name] = i
+			fields = append(fields, field{name: name})
 		}
+		fields[i].vals = append(fields[i].vals, v)
 	}
-	if len(keys) > 0 && len(keys) == len(values) && len(other) == 0 {
-		obj := make(map[string]string, len(keys))
-		for i, k := range keys {
-			obj[k] = values[i]
-		}
-		b, _ := json.Marshal(obj)
-		return string(b)
-	}
-	if len(keys)+len(values)+len(other) == 0 {
+	if len(fields) == 0 {
 		return ""
 	}
-	all := append(append(keys, values...), other...)
-	if len(all) == 1 && len(vals) == 1 && p.leaves[vals[0].Column()].kind != parquet.ByteArray {
-		return all[0]
+	text := func(v parquet.Value) any {
+		if v.IsNull() {
+			return nil
+		}
+		li := p.leaves[v.Column()]
+		if li.kind == parquet.ByteArray && !li.decimal {
+			return p.text(v)
+		}
+		return json.RawMessage(p.text(v))
 	}
-	b, _ := json.Marshal(all)
+	n := len(fields[0].vals)
+	for _, f := range fields[1:] {
+		n = min(n, len(f.vals))
+	}
+	var out any
+	switch {
+	case len(fields) == 1 && fields[0].name == "":
+		list := make([]any, n)
+		for j := range n {
+			list[j] = text(fields[0].vals[j])
+		}
+		out = list
+	default:
+		list := make([]map[string]any, n)
+		for j := range n {
+			obj := make(map[string]any, len(fields))
+			for _, f := range fields {
+				obj[f.name] = text(f.vals[j])
+			}
+			list[j] = obj
+		}
+		out = list
+		if _, isMap := index["key"]; isMap && len(fields) == 2 {
+			if _, ok := index["value"]; ok && p.isMapColumn(fields[0].vals[0]) {
+				obj := make(map[string]any, n)
+				for _, e := range list {
+					if k, ok := e["key"].(string); ok {
+						obj[k] = e["value"]
+					}
+				}
+				out = obj
+			}
+		}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return ""
+	}
 	return string(b)
+}
+
+// isMapColumn reports whether v's leaf lies in a Parquet MAP (a
+// repeated "key_value" group) rather than a list of structs.
+func (p *parquetRecords) isMapColumn(v parquet.Value) bool {
+	li := p.leaves[v.Column()]
+	return li.container < len(li.path) && li.path[li.container] == "key_value"
+}
+
+// elementField names a leaf inside an element: the path below the
+// repeated node and its list wrappers ("key", "amount", "" for a list of
+// scalars).
+func elementField(rest []string) string {
+	for len(rest) > 0 && (isListNode(rest[0]) || rest[0] == "element" || rest[0] == "item") {
+		rest = rest[1:]
+	}
+	return strings.Join(rest, ".")
 }
