@@ -91,7 +91,9 @@ type Forecast struct {
 	Days []DayForecast `json:"days"`
 	// Total is the sum of the daily means; TotalLower95 and
 	// TotalUpper95 bound the sum (not the sum of the daily bounds,
-	// which would be too wide).
+	// which would be too wide), as wide as the model's variance of the
+	// sum or the errors of the totals forecast in the backtest and over
+	// the history, whichever is wider.
 	Total        domain.Money `json:"total"`
 	TotalLower95 domain.Money `json:"total_lower95"`
 	TotalUpper95 domain.Money `json:"total_upper95"`
@@ -347,11 +349,12 @@ func (a *analyzer) forecast(d daily, res *Result) {
 		method = MethodFlatWeekday
 		notes = append(notes, fmt.Sprintf("%d days of history, fewer than %d: flat mean plus weekday effects, no backtest", n, minHistory))
 	} else {
-		m = fit(y)
+		marks := outliers(y)
+		m = fit(y, marks)
 		method = MethodHoltWinters
 		p := m.p
 		params = &p
-		origins, pts = backtest(y, maxH, clip)
+		origins, pts = backtest(y, marks, maxH, clip)
 		if origins == 0 {
 			notes = append(notes, fmt.Sprintf("%d days of history, fewer than %d: no backtest", n, minHistory+btEvery))
 		}
@@ -361,7 +364,7 @@ func (a *analyzer) forecast(d daily, res *Result) {
 	start := d.first + len(d.y)
 	cur := d.key.Currency
 	for _, h := range a.horizons {
-		mape, btDays, m80, m95 := score(pts, h, mean)
+		mape, btDays, m80, m95 := score(pts, h, mean, sds)
 		f := Forecast{
 			Key:             d.key,
 			HorizonDays:     h,
@@ -397,7 +400,7 @@ func (a *analyzer) forecast(d daily, res *Result) {
 			df.Lower95, df.Upper95 = roundMicro(df.Lower95), roundMicro(df.Upper95)
 			f.Days[k] = df
 		}
-		tsd := m95 * m.totalSD(h)
+		tsd := max(totalScale(pts, h, &m), m.historyScale(h, clip)) * m.totalSD(h)
 		lo, hi := total-tsd, total+tsd
 		if clip {
 			lo = max(lo, 0)
