@@ -16,9 +16,11 @@ import (
 // Records is the state the actuator reads and writes.
 type Records interface {
 	// GetPlan returns a plan; domain.ErrNotFound when there is none.
+	// Plans never change once written: the Actuator keeps those it read.
 	GetPlan(ctx context.Context, planID string) (domain.Plan, error)
-	// Decisions lists the decisions recorded for a plan.
-	Decisions(ctx context.Context, planID string) ([]domain.Decision, error)
+	// ActionDecisions lists the decisions recorded for one action of a
+	// plan.
+	ActionDecisions(ctx context.Context, planID, actionID string) ([]domain.Decision, error)
 	// ActionState returns the latest state; domain.ErrNotFound if none.
 	ActionState(ctx context.Context, planID, actionID string) (domain.ActionState, error)
 	// Transition writes the state after prev (nil: the first state);
@@ -26,6 +28,25 @@ type Records interface {
 	Transition(ctx context.Context, prev *domain.ActionState, next domain.ActionState) (domain.ActionState, error)
 	// AppendAudit appends an audit event.
 	AppendAudit(ctx context.Context, ev domain.AuditEvent) error
+	// KillSwitch reads the kill switch document; a zero (disengaged)
+	// KillSwitch when there is none. The actuator treats any error as
+	// engaged.
+	KillSwitch(ctx context.Context) (domain.KillSwitch, error)
+	// Breaker reads the circuit breaker of a cloud; a zero Breaker with
+	// Seq 0 when it never moved.
+	Breaker(ctx context.Context, cloud domain.Cloud) (domain.Breaker, error)
+	// SwapBreaker writes next after prev (as read); domain.ErrConflict
+	// when another writer moved first.
+	SwapBreaker(ctx context.Context, prev, next domain.Breaker) (domain.Breaker, error)
+	// Override reads a resource's self-service override;
+	// domain.ErrNotFound when there is none, domain.ErrInvalid or
+	// domain.ErrUnsupported when it cannot be read as one.
+	Override(ctx context.Context, ref domain.ResourceRef) (domain.Override, error)
+	// Coverage reports how completely the snapshots a plan was made from
+	// read the inventory. domain.ErrNotFound, domain.ErrInvalid and
+	// domain.ErrUnsupported say it can never be known; other errors are
+	// transient.
+	Coverage(ctx context.Context, snaps []domain.SnapshotRef) (domain.Coverage, error)
 }
 
 // Disposition tells the queue what to do with a message.
@@ -37,6 +58,11 @@ const (
 	Retry      Disposition = "retry"       // try again later (transient failure, another worker holds it)
 	DeadLetter Disposition = "dead_letter" // never going to work: malformed or not approved
 	Hold       Disposition = "hold"        // keep for a later run: this run's blast-radius cap is spent
+	// Defer leaves the message for later without using up one of its
+	// attempts (send it again, delayed, and delete this delivery; or stop
+	// receiving): the kill switch is engaged or the cloud's circuit
+	// breaker is open. A host should stop taking messages when it sees it.
+	Defer Disposition = "defer"
 )
 
 // Budget is the number of changes one actuation run may still make (a
@@ -69,7 +95,11 @@ func (b *Budget) take() bool {
 
 // RunBudget is the cap of one run under the policy: at most MaxActions
 // changes and at most MaxPercent of the fleet. It fails closed: an
-// unknown fleet size (0) allows no change.
+// unknown fleet size (0) allows no change. Give it the resources the
+// plan's inventory actually read (Plan.Resources): on a partial
+// inventory that is less than the real fleet, so the cap can only come
+// out smaller; the Actuator refuses, besides, every change in a scope
+// whose inventory was not read whole (see Actuator.Budget).
 func RunBudget(caps domain.Caps, fleet int) *Budget {
 	byPercent := int(caps.MaxPercent / 100 * float64(fleet))
 	return NewBudget(min(caps.MaxActions, byPercent))
@@ -99,7 +129,23 @@ type Actuator struct {
 	Worker string
 	// Budget caps the changes of this run; nil is unlimited. A dry run
 	// uses none, and neither does an action that is refused or skipped.
+	// With a Budget the cap also fails closed on partial inventory: an
+	// action is refused (skipped) when the plan's snapshots cannot be
+	// read, or recorded that its target's scope was failed or partial.
 	Budget *Budget
+	// KillSwitch, set by the host from CLOUDTRIM_KILL_SWITCH=1, stops all
+	// actuation like an engaged kill switch document in the lake: every
+	// message is deferred, nothing is applied.
+	KillSwitch bool
+	// BreakerThreshold is how many failed applies in a row on one cloud
+	// open its circuit breaker (default 5); BreakerCoolDown is how long
+	// it then stops changes (default 15 minutes).
+	BreakerThreshold int
+	BreakerCoolDown  time.Duration
+	// OverrideKinds are the action kinds a self-service override (the
+	// cloudtrim-skip-until tag or an override document) may skip; nil
+	// means every kind.
+	OverrideKinds []domain.ActionKind
 	// Lease is how long another worker's claim is respected before it is
 	// taken over as crashed; default 10 minutes.
 	Lease time.Duration
@@ -107,29 +153,77 @@ type Actuator struct {
 	MaxApprovalAge time.Duration
 	Now            func() time.Time
 	Logger         *slog.Logger
+
+	mu       sync.Mutex
+	plans    map[string]domain.Plan    // by ID: plans are immutable
+	coverage map[string]coverageResult // by plan ID
+}
+
+// plan reads a plan once per Actuator.
+func (a *Actuator) plan(ctx context.Context, id string) (domain.Plan, error) {
+	a.mu.Lock()
+	p, ok := a.plans[id]
+	a.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := a.Records.GetPlan(ctx, id)
+	if err != nil {
+		return p, err
+	}
+	a.mu.Lock()
+	if a.plans == nil || len(a.plans) >= 64 {
+		a.plans = map[string]domain.Plan{}
+	}
+	a.plans[id] = p
+	a.mu.Unlock()
+	return p, nil
 }
 
 // Handle processes one queued message. It never returns an error: the
 // Result says whether the message is done, should be retried or belongs
 // in the dead-letter queue, and why.
 func (a *Actuator) Handle(ctx context.Context, body []byte) Result {
-	var msg domain.QueuedAction
-	if err := json.Unmarshal(body, &msg); err != nil {
-		return Result{Disposition: DeadLetter, Reason: fmt.Sprintf("malformed message: %v", err)}
-	}
-	if msg.Version != domain.QueueMessageVersion {
-		return Result{Disposition: DeadLetter, Reason: fmt.Sprintf("message version %q is not supported (want %q)", msg.Version, domain.QueueMessageVersion)}
-	}
-	res := a.handle(ctx, msg)
-	res.PlanID, res.ActionID = msg.Action.PlanID, msg.Action.ID
+	res := a.handleBody(ctx, body)
 	log := a.logger().With("plan_id", res.PlanID, "action_id", res.ActionID, "dry_run", a.DryRun)
 	log.InfoContext(ctx, "action handled", "disposition", res.Disposition, "status", res.Status, "reason", res.Reason)
 	return res
 }
 
+func (a *Actuator) handleBody(ctx context.Context, body []byte) Result {
+	var msg domain.QueuedAction
+	perr := json.Unmarshal(body, &msg)
+	// The kill switch comes first: while it is engaged no message is
+	// acked or dead-lettered, not even a malformed one.
+	if res, halted := a.halted(ctx, msg.Action); halted {
+		return res
+	}
+	if perr != nil {
+		return Result{Disposition: DeadLetter, Reason: fmt.Sprintf("malformed message: %v", perr)}
+	}
+	if msg.Version != domain.QueueMessageVersion {
+		return Result{PlanID: msg.Action.PlanID, ActionID: msg.Action.ID, Disposition: DeadLetter,
+			Reason: fmt.Sprintf("message version %q is not supported (want %q)", msg.Version, domain.QueueMessageVersion)}
+	}
+	res := a.handle(ctx, msg)
+	res.PlanID, res.ActionID = msg.Action.PlanID, msg.Action.ID
+	return res
+}
+
+// Halted reports whether the kill switch (the KillSwitch field or the
+// lake's document) stops actuation now and, if so, returns the Defer
+// result for the message in body, having audited it. Handle checks it
+// itself; a host calls it first when it may settle a message on its own
+// (dead-letter it, say) before Handle.
+func (a *Actuator) Halted(ctx context.Context, body []byte) (Result, bool) {
+	var msg domain.QueuedAction
+	_ = json.Unmarshal(body, &msg) // a malformed message is deferred all the same
+	return a.halted(ctx, msg.Action)
+}
+
 func (a *Actuator) handle(ctx context.Context, msg domain.QueuedAction) Result {
 	now := a.now()
-	plan, err := a.Records.GetPlan(ctx, msg.Action.PlanID)
+	plan, err := a.plan(ctx, msg.Action.PlanID)
 	if err != nil {
 		if errors.Is(err, domain.ErrNotFound) || errors.Is(err, domain.ErrUnsupported) || errors.Is(err, domain.ErrInvalid) {
 			return Result{Disposition: DeadLetter, Reason: fmt.Sprintf("plan: %v", err)}
@@ -159,6 +253,15 @@ func (a *Actuator) handle(ctx context.Context, msg domain.QueuedAction) Result {
 	if !ok {
 		return Result{Disposition: DeadLetter, Reason: fmt.Sprintf("no provider for cloud %q", act.Target.Cloud)}
 	}
+	refusal := ""
+	if a.Budget != nil {
+		if refusal, err = a.coverageRefusal(ctx, plan, act); err != nil {
+			return Result{Disposition: Retry, Reason: fmt.Sprintf("read the plan's inventory coverage: %v", err)}
+		}
+	}
+	if reason := a.breakerOpen(ctx, act.Target.Cloud, now); reason != "" {
+		return a.deferred(ctx, act, reason)
+	}
 
 	// Claim the action with a conditional write.
 	st, err := a.Records.ActionState(ctx, act.PlanID, act.ID)
@@ -171,14 +274,16 @@ func (a *Actuator) handle(ctx context.Context, msg domain.QueuedAction) Result {
 		return Result{Disposition: Retry, Reason: fmt.Sprintf("read state: %v", err)}
 	}
 	// A dry run does not use up an approval: a later run with changes
-	// enabled applies the action.
-	if prev != nil && prev.Status.Terminal() && !(prev.Status == domain.StatusDryRun && !a.DryRun) {
+	// enabled applies the action, whatever the dry run recorded.
+	if prev != nil && prev.Status.Terminal() && !(prev.DryRun && !a.DryRun) {
 		return Result{Disposition: Ack, Status: prev.Status, Reason: "already " + string(prev.Status)}
 	}
-	recovering := prev != nil && prev.Status == domain.StatusApplying
-	if recovering && prev.Worker != a.Worker && now.Sub(prev.At) < a.lease() {
+	if prev != nil && prev.Status == domain.StatusApplying && prev.Worker != a.Worker && now.Sub(prev.At) < a.lease() {
 		return Result{Disposition: Retry, Status: prev.Status, Reason: "another worker is applying it: " + prev.Worker}
 	}
+	// Only a claim that could change something can have left a change
+	// half done.
+	recovering := prev != nil && prev.Status == domain.StatusApplying && !prev.DryRun
 	attempt := 1
 	if prev != nil {
 		attempt = prev.Attempt + 1
@@ -194,30 +299,42 @@ func (a *Actuator) handle(ctx context.Context, msg domain.QueuedAction) Result {
 		return Result{Disposition: Retry, Reason: fmt.Sprintf("claim: %v", err)}
 	}
 
-	status, reason, live, err := a.apply(ctx, prov, act, recovering, now)
-	if errors.Is(err, errCapReached) {
+	out := a.apply(ctx, prov, act, recovering, refusal, now)
+	var d *deferral
+	if errors.Is(out.err, errCapReached) || errors.As(out.err, &d) {
+		disp := Hold
+		if d != nil {
+			disp = Defer
+		}
+		if recovering {
+			// An interrupted change is never handed back as queued: its
+			// drift check would then refuse the half-done state. The
+			// claim stays, and the next delivery takes it over.
+			return Result{Disposition: disp, Status: domain.StatusApplying, Reason: out.err.Error()}
+		}
 		// Give the claim back: a later run applies it.
 		if _, terr := a.Records.Transition(ctx, &claimed, domain.ActionState{
 			Version: domain.ActionStateVersion, PlanID: act.PlanID, ActionID: act.ID,
-			Status: domain.StatusQueued, Worker: a.Worker, Attempt: claimed.Attempt, At: a.now(), Reason: err.Error(),
+			Status: domain.StatusQueued, Worker: a.Worker, Attempt: claimed.Attempt, At: a.now(), Reason: out.err.Error(),
 		}); terr != nil {
 			return Result{Disposition: Retry, Status: domain.StatusApplying, Reason: fmt.Sprintf("release claim: %v", terr)}
 		}
-		return Result{Disposition: Hold, Status: domain.StatusQueued, Reason: err.Error()}
+		return Result{Disposition: disp, Status: domain.StatusQueued, Reason: out.err.Error()}
 	}
-	if err != nil {
+	a.recordBreaker(ctx, act, out)
+	if out.err != nil {
 		// Transient: leave the claim; the retry takes it over.
-		return Result{Disposition: Retry, Status: domain.StatusApplying, Reason: err.Error()}
+		return Result{Disposition: Retry, Status: domain.StatusApplying, Reason: out.err.Error()}
 	}
-	if err := a.finish(ctx, act, &claimed, status, reason, live); err != nil {
-		return Result{Disposition: Retry, Status: status, Reason: fmt.Sprintf("record outcome: %v", err)}
+	if err := a.finish(ctx, act, &claimed, out.status, out.reason, out.live); err != nil {
+		return Result{Disposition: Retry, Status: out.status, Reason: fmt.Sprintf("record outcome: %v", err)}
 	}
-	return Result{Disposition: Ack, Status: status, Reason: reason}
+	return Result{Disposition: Ack, Status: out.status, Reason: out.reason}
 }
 
 // approved returns a non-empty reason when act may not be applied.
 func (a *Actuator) approved(ctx context.Context, act domain.Action, decisionID string, now time.Time) (string, error) {
-	ds, err := a.Records.Decisions(ctx, act.PlanID)
+	ds, err := a.Records.ActionDecisions(ctx, act.PlanID, act.ID)
 	if err != nil {
 		return "", err
 	}
@@ -246,46 +363,87 @@ func (a *Actuator) approved(ctx context.Context, act domain.Action, decisionID s
 // errCapReached says the run's blast-radius cap is spent.
 var errCapReached = errors.New("blast-radius cap of this run reached: held for a later run")
 
+// outcome is what applying an action came to. A non-nil err is
+// transient (the retry re-reads), errCapReached or a *deferral; mutated
+// says a mutating call was made, for the circuit breaker.
+type outcome struct {
+	status  domain.ActionStatus
+	reason  string
+	live    domain.ResourceState
+	err     error
+	mutated bool
+}
+
 // apply re-reads the live resource, checks it, and (unless dry-run)
-// reconciles it towards the action's After state. A returned error is
-// transient; everything else is an outcome.
-func (a *Actuator) apply(ctx context.Context, prov Resources, act domain.Action, recovering bool, now time.Time) (domain.ActionStatus, string, domain.ResourceState, error) {
+// reconciles it towards the action's After state.
+func (a *Actuator) apply(ctx context.Context, prov Resources, act domain.Action, recovering bool, refusal string, now time.Time) outcome {
+	if refusal != "" {
+		return outcome{status: domain.StatusSkipped, reason: refusal}
+	}
 	live, err := prov.Get(ctx, act.Target)
 	if err != nil {
 		if errors.Is(err, domain.ErrNotFound) {
 			if recovering && deletes(act.Kind) {
-				return domain.StatusApplied, "already gone: completed by an earlier attempt", domain.ResourceState{State: domain.StateDeleted}, nil
+				return outcome{status: domain.StatusApplied, reason: "already gone: completed by an earlier attempt", live: domain.ResourceState{State: domain.StateDeleted}}
 			}
-			return domain.StatusSkipped, "resource no longer exists", domain.ResourceState{}, nil
+			return outcome{status: domain.StatusSkipped, reason: "resource no longer exists"}
 		}
 		if errors.Is(err, domain.ErrPermission) {
-			return domain.StatusFailed, "cannot read the live resource: " + err.Error(), domain.ResourceState{}, nil
+			return outcome{status: domain.StatusFailed, reason: "cannot read the live resource: " + err.Error()}
 		}
-		return "", "", domain.ResourceState{}, fmt.Errorf("re-read %s: %w", act.Target, err)
+		return outcome{err: fmt.Errorf("re-read %s: %w", act.Target, err)}
 	}
 	obs := live.Observed()
+	skip := func(reason string) outcome { return outcome{status: domain.StatusSkipped, reason: reason, live: obs} }
 	if live.Incomplete != "" {
-		return domain.StatusSkipped, "live resource could not be read completely: " + live.Incomplete, obs, nil
+		return skip("live resource could not be read completely: " + live.Incomplete)
 	}
 	if tag, ok := a.Policy.Protected(live.Tags); ok {
-		return domain.StatusSkipped, "protected by tag " + tag, obs, nil
+		return skip("protected by tag " + tag)
 	}
 	if !a.Policy.OptedIn(live.Tags) {
-		return domain.StatusSkipped, "not opted in: tag " + a.Policy.OptInTag + "=true is missing", obs, nil
+		return skip("not opted in: tag " + a.Policy.OptInTag + "=true is missing")
+	}
+	if reason, err := a.overridden(ctx, act, live, now); err != nil {
+		return outcome{err: fmt.Errorf("read override of %s: %w", act.Target, err), live: obs}
+	} else if reason != "" {
+		return skip(reason)
 	}
 	if diff := act.Before.Diff(obs); len(diff) > 0 && !(recovering && inProgress(act, obs)) {
-		return domain.StatusSkipped, "drift: live " + strings.Join(diff, "; "), obs, nil
+		return skip("drift: live " + strings.Join(diff, "; "))
 	}
 
+	// Checked again right before the change, not once per batch: a switch
+	// engaged, or a breaker opened by another worker, while this message
+	// was being checked stops it here.
+	if res, halted := a.halted(ctx, act); halted {
+		return outcome{err: &deferral{res.Reason}, live: obs}
+	}
+	if reason := a.breakerOpen(ctx, act.Target.Cloud, a.now()); reason != "" {
+		a.auditDeferral(ctx, act, reason)
+		return outcome{err: &deferral{reason}, live: obs}
+	}
 	if !a.DryRun && a.Budget != nil && !recovering && !a.Budget.take() {
-		return "", "", obs, errCapReached
+		return outcome{err: errCapReached, live: obs}
 	}
 	if err := a.audit(ctx, act, domain.AuditApplyStart, obs, domain.ResourceState{}, ""); err != nil {
-		return "", "", obs, fmt.Errorf("audit before change: %w", err)
+		return outcome{err: fmt.Errorf("audit before change: %w", err), live: obs}
 	}
 	if a.DryRun {
-		return domain.StatusDryRun, "dry run: would " + describe(act), obs, nil
+		return outcome{status: domain.StatusDryRun, reason: "dry run: would " + describe(act), live: obs}
 	}
+	t := &tracker{Resources: prov}
+	out := a.change(ctx, t, act, live, now)
+	out.mutated = t.mutated
+	return out
+}
+
+// change makes the action's mutating calls and verifies them. Every
+// call is skipped when the live resource shows it is not needed, and
+// carries a token derived from the action, so a redelivery after a crash
+// changes nothing twice.
+func (a *Actuator) change(ctx context.Context, prov Resources, act domain.Action, live domain.Resource, now time.Time) outcome {
+	obs := live.Observed()
 	token := act.PlanID + "/" + act.ID
 	switch act.Kind {
 	case domain.ActionRightsize:
@@ -299,17 +457,20 @@ func (a *Actuator) apply(ctx context.Context, prov Resources, act domain.Action,
 		return a.verify(ctx, prov, act, func(r domain.Resource) bool { return r.State == domain.StateStopped })
 	case domain.ActionSchedule:
 		if act.Schedule == nil {
-			return domain.StatusFailed, "schedule action without a schedule", obs, nil
+			return outcome{status: domain.StatusFailed, reason: "schedule action without a schedule", live: obs}
 		}
-		if err := prov.Tag(ctx, act.Target, map[string]string{ScheduleTag: act.Schedule.String()}, token+"/tag"); err != nil {
-			return outcomeOf(err, "tag schedule")
+		want := act.Schedule.String()
+		if live.Tags[ScheduleTag] != want {
+			if err := prov.Tag(ctx, act.Target, map[string]string{ScheduleTag: want}, token+"/tag"); err != nil {
+				return outcomeOf(err, "tag schedule")
+			}
 		}
 		if !act.Schedule.Running(now) && obs.State == domain.StateRunning {
 			if err := prov.Stop(ctx, act.Target, token+"/stop"); err != nil {
 				return outcomeOf(err, "stop outside the schedule")
 			}
 		}
-		return a.verify(ctx, prov, act, func(r domain.Resource) bool { return r.Tags[ScheduleTag] == act.Schedule.String() })
+		return a.verify(ctx, prov, act, func(r domain.Resource) bool { return r.Tags[ScheduleTag] == want })
 	case domain.ActionDeleteDisk:
 		if _, err := prov.Snapshot(ctx, act.Target, map[string]string{"cloudtrim-action": act.ID, "cloudtrim-plan": act.PlanID}, token+"/snapshot"); err != nil {
 			return outcomeOf(err, "snapshot before delete")
@@ -329,12 +490,12 @@ func (a *Actuator) apply(ctx context.Context, prov Resources, act domain.Action,
 		}
 		return a.verifyGone(ctx, prov, act)
 	}
-	return domain.StatusFailed, fmt.Sprintf("action kind %q is not supported", act.Kind), obs, nil
+	return outcome{status: domain.StatusFailed, reason: fmt.Sprintf("action kind %q is not supported", act.Kind), live: obs}
 }
 
 // rightsize moves a VM to the new size: stop, resize, start, verify;
 // on failure it restores the previous size and restarts the VM.
-func (a *Actuator) rightsize(ctx context.Context, prov Resources, act domain.Action, token string) (domain.ActionStatus, string, domain.ResourceState, error) {
+func (a *Actuator) rightsize(ctx context.Context, prov Resources, act domain.Action, token string) outcome {
 	want := act.After.SKU
 	for step := 0; step < 6; step++ {
 		live, err := prov.Get(ctx, act.Target)
@@ -343,7 +504,7 @@ func (a *Actuator) rightsize(ctx context.Context, prov Resources, act domain.Act
 		}
 		switch {
 		case live.SKU == want && live.State == domain.StateRunning:
-			return domain.StatusApplied, "resized to " + want + " and verified running", live.Observed(), nil
+			return outcome{status: domain.StatusApplied, reason: "resized to " + want + " and verified running", live: live.Observed()}
 		case live.State == domain.StateRunning:
 			err = prov.Stop(ctx, act.Target, token+"/stop")
 		case live.SKU != want:
@@ -358,7 +519,7 @@ func (a *Actuator) rightsize(ctx context.Context, prov Resources, act domain.Act
 	return a.rollback(ctx, prov, act, token, errors.New("did not reach the new size"))
 }
 
-func (a *Actuator) rollback(ctx context.Context, prov Resources, act domain.Action, token string, cause error) (domain.ActionStatus, string, domain.ResourceState, error) {
+func (a *Actuator) rollback(ctx context.Context, prov Resources, act domain.Action, token string, cause error) outcome {
 	old := act.Before.SKU
 	for step := 0; step < 6; step++ {
 		live, err := prov.Get(ctx, act.Target)
@@ -368,7 +529,7 @@ func (a *Actuator) rollback(ctx context.Context, prov Resources, act domain.Acti
 		switch {
 		case live.SKU == old && live.State == domain.StateRunning:
 			_ = a.audit(ctx, act, domain.AuditRollback, act.Before, live.Observed(), "rolled back: "+cause.Error())
-			return domain.StatusRolledBack, "rolled back to " + old + " after: " + cause.Error(), live.Observed(), nil
+			return outcome{status: domain.StatusRolledBack, reason: "rolled back to " + old + " after: " + cause.Error(), live: live.Observed()}
 		case live.SKU != old && live.State == domain.StateRunning:
 			err = prov.Stop(ctx, act.Target, token+"/rollback-stop")
 		case live.SKU != old:
@@ -380,40 +541,40 @@ func (a *Actuator) rollback(ctx context.Context, prov Resources, act domain.Acti
 			break
 		}
 	}
-	return domain.StatusFailed, "failed and could not roll back: " + cause.Error(), domain.ResourceState{}, nil
+	return outcome{status: domain.StatusFailed, reason: "failed and could not roll back: " + cause.Error()}
 }
 
-func (a *Actuator) verify(ctx context.Context, prov Resources, act domain.Action, ok func(domain.Resource) bool) (domain.ActionStatus, string, domain.ResourceState, error) {
+func (a *Actuator) verify(ctx context.Context, prov Resources, act domain.Action, ok func(domain.Resource) bool) outcome {
 	live, err := prov.Get(ctx, act.Target)
 	if err != nil {
-		return domain.StatusFailed, "verify: " + err.Error(), domain.ResourceState{}, nil
+		return outcome{status: domain.StatusFailed, reason: "verify: " + err.Error()}
 	}
 	if !ok(live) {
-		return domain.StatusFailed, fmt.Sprintf("verify: resource is %s after the change", live.State), live.Observed(), nil
+		return outcome{status: domain.StatusFailed, reason: fmt.Sprintf("verify: resource is %s after the change", live.State), live: live.Observed()}
 	}
-	return domain.StatusApplied, describe(act) + ": done and verified", live.Observed(), nil
+	return outcome{status: domain.StatusApplied, reason: describe(act) + ": done and verified", live: live.Observed()}
 }
 
-func (a *Actuator) verifyGone(ctx context.Context, prov Resources, act domain.Action) (domain.ActionStatus, string, domain.ResourceState, error) {
+func (a *Actuator) verifyGone(ctx context.Context, prov Resources, act domain.Action) outcome {
 	_, err := prov.Get(ctx, act.Target)
 	if errors.Is(err, domain.ErrNotFound) {
-		return domain.StatusApplied, describe(act) + ": done and verified", domain.ResourceState{State: domain.StateDeleted}, nil
+		return outcome{status: domain.StatusApplied, reason: describe(act) + ": done and verified", live: domain.ResourceState{State: domain.StateDeleted}}
 	}
 	if err != nil {
-		return domain.StatusFailed, "verify: " + err.Error(), domain.ResourceState{}, nil
+		return outcome{status: domain.StatusFailed, reason: "verify: " + err.Error()}
 	}
-	return domain.StatusFailed, "verify: resource still exists", domain.ResourceState{}, nil
+	return outcome{status: domain.StatusFailed, reason: "verify: resource still exists"}
 }
 
 // outcomeOf turns a provider error into an outcome: state conflicts and
 // refusals are final; throttling and unknown errors are retried.
-func outcomeOf(err error, op string) (domain.ActionStatus, string, domain.ResourceState, error) {
+func outcomeOf(err error, op string) outcome {
 	switch {
 	case errors.Is(err, domain.ErrConflict), errors.Is(err, domain.ErrInvalid), errors.Is(err, domain.ErrPermission),
 		errors.Is(err, domain.ErrUnsupported), errors.Is(err, domain.ErrNotFound):
-		return domain.StatusFailed, op + ": " + err.Error(), domain.ResourceState{}, nil
+		return outcome{status: domain.StatusFailed, reason: op + ": " + err.Error()}
 	}
-	return "", "", domain.ResourceState{}, fmt.Errorf("%s: %w", op, err)
+	return outcome{err: fmt.Errorf("%s: %w", op, err)}
 }
 
 func (a *Actuator) finish(ctx context.Context, act domain.Action, prev *domain.ActionState, status domain.ActionStatus, reason string, live domain.ResourceState) error {

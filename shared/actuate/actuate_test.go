@@ -47,9 +47,27 @@ type env struct {
 	now time.Time
 }
 
-// setup writes a plan with the actions to a mem:// lake and approves
+// setup writes a plan with the actions to a mem:// lake, made from a
+// committed snapshot whose every scope was read completely, and approves
 // every action unless told otherwise.
 func setup(t *testing.T, cloud *fakeCloud, approveAll bool, actions ...domain.Action) *env {
+	t.Helper()
+	return setupInventory(t, cloud, approveAll, inventory{}, actions...)
+}
+
+// inventory describes the snapshot a test plan is made from: the
+// actions' targets plus Extra resources, in the scopes they fall in,
+// each read completely unless Scopes says otherwise. None leaves the
+// plan without a snapshot.
+type inventory struct {
+	Extra  []domain.Resource
+	Scopes []lake.ScopeStatus
+	None   bool
+	// Edit, when set, changes the plan before it is stored.
+	Edit func(*domain.Plan)
+}
+
+func setupInventory(t *testing.T, cloud *fakeCloud, approveAll bool, inv inventory, actions ...domain.Action) *env {
 	t.Helper()
 	ctx := context.Background()
 	l, err := lake.Open(ctx, "mem://")
@@ -58,6 +76,12 @@ func setup(t *testing.T, cloud *fakeCloud, approveAll bool, actions ...domain.Ac
 	}
 	t.Cleanup(func() { l.Close() })
 	plan := domain.Plan{Version: domain.PlanVersion, ID: "plan-1", CreatedAt: t0, Currency: "USD", Actions: actions}
+	if !inv.None {
+		plan.Snapshots, plan.Resources = commitInventory(t, l, inv, actions)
+	}
+	if inv.Edit != nil {
+		inv.Edit(&plan)
+	}
 	if err := l.PutPlan(ctx, plan); err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +92,53 @@ func setup(t *testing.T, cloud *fakeCloud, approveAll bool, actions ...domain.Ac
 		}
 	}
 	return e
+}
+
+// commitInventory commits one AWS snapshot of the actions' targets and
+// inv.Extra and returns its reference and the number of resources.
+func commitInventory(t *testing.T, l *lake.Lake, inv inventory, actions []domain.Action) ([]domain.SnapshotRef, int) {
+	t.Helper()
+	ctx := context.Background()
+	seen := map[string]bool{}
+	var rs []domain.Resource
+	for _, a := range actions {
+		if !seen[a.Target.ID] {
+			seen[a.Target.ID] = true
+			rs = append(rs, domain.Resource{Cloud: a.Target.Cloud, Account: a.Target.Account, Region: a.Target.Region, Kind: a.Target.Kind,
+				ID: a.Target.ID, SKU: a.Before.SKU, State: a.Before.State, Tags: a.Tags, CreatedAt: t0.AddDate(0, -3, 0)})
+		}
+	}
+	rs = append(rs, inv.Extra...)
+	scopes := inv.Scopes
+	if scopes == nil {
+		count := map[[2]string]int{}
+		var order [][2]string
+		for _, r := range rs {
+			k := [2]string{r.Account, r.Region}
+			if count[k] == 0 {
+				order = append(order, k)
+			}
+			count[k]++
+		}
+		for _, k := range order {
+			scopes = append(scopes, lake.ScopeStatus{Account: k[0], Region: k[1], Status: lake.ScopeOK, Resources: count[k]})
+		}
+	}
+	w := l.BeginSnapshot(domain.AWS, "20261123T080000.000Z-0000000"+fmt.Sprint(len(rs)%10), lake.Window{Start: t0.Add(-14 * 24 * time.Hour), End: t0}, t0)
+	if err := w.WriteResources(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range scopes {
+		w.RecordScope(sc)
+	}
+	if _, err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := l.LatestSnapshot(ctx, domain.AWS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []domain.SnapshotRef{snap.Ref()}, len(rs)
 }
 
 func (e *env) decide(a domain.Action, v domain.Verdict, at time.Time) domain.Decision {
@@ -198,20 +269,27 @@ func TestApplyEachKind(t *testing.T) {
 	}
 }
 
+// TestDryRunMakesNoMutatingCall runs every kind of action dry, twice,
+// and counts every mutating call at the fake cloud: none.
 func TestDryRunMakesNoMutatingCall(t *testing.T) {
-	r := vm("i-1", "m5.2xlarge", domain.StateRunning)
-	c := newFakeCloud(r)
-	a := action(domain.ActionRightsize, r, domain.ResourceState{SKU: "m5.large", State: domain.StateRunning})
-	e := setup(t, c, true, a)
-	res := e.actuator(true).Handle(context.Background(), e.message(a))
-	if res.Status != domain.StatusDryRun || res.Disposition != actuate.Ack {
-		t.Fatalf("Handle = %+v; want ack/dry_run", res)
-	}
-	if n := c.Attempts(); n != 0 {
-		t.Errorf("dry run made %d mutating calls; want 0", n)
-	}
-	if st := e.state(a); !st.DryRun || st.Status != domain.StatusDryRun {
-		t.Errorf("state = %+v; want a dry_run state", st)
+	for _, tc := range onceCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newFakeCloud(tc.res)
+			a := tc.act(tc.res)
+			e := setup(t, c, true, a)
+			for range 2 {
+				res := e.actuator(true).Handle(context.Background(), e.message(a))
+				if res.Status != domain.StatusDryRun || res.Disposition != actuate.Ack {
+					t.Fatalf("Handle = %+v; want ack/dry_run", res)
+				}
+			}
+			if n := c.Attempts(); n != 0 {
+				t.Errorf("dry run made %d mutating calls (%v); want 0", n, c.Tried())
+			}
+			if st := e.state(a); !st.DryRun || st.Status != domain.StatusDryRun {
+				t.Errorf("state = %+v; want a dry_run state", st)
+			}
+		})
 	}
 }
 
@@ -344,6 +422,40 @@ func TestFailedResizeRollsBack(t *testing.T) {
 	}
 	if !found {
 		t.Error("no rollback audit event")
+	}
+}
+
+// TestVerificationFailureRollsBack: the new size is reached but the VM
+// never comes up (every start answers success and changes nothing), so
+// verification fails and the VM is put back to its old size, running.
+func TestVerificationFailureRollsBack(t *testing.T) {
+	r := vm("i-1", "m5.2xlarge", domain.StateRunning)
+	c := newFakeCloud(r)
+	a := action(domain.ActionRightsize, r, domain.ResourceState{SKU: "m5.large", State: domain.StateRunning})
+	e := setup(t, c, true, a)
+	c.stuck["start"] = true
+	c.onMutate = func(op string, ref domain.ResourceRef) {
+		if op == "resize" { // from the rollback's resize on, the VM boots again
+			c.mu.Lock()
+			rb := c.resources[ref.ID].SKU == "m5.large"
+			if rb {
+				delete(c.stuck, "start")
+			}
+			c.mu.Unlock()
+		}
+	}
+	res := e.actuator(false).Handle(context.Background(), e.message(a))
+	if res.Status != domain.StatusRolledBack || !strings.Contains(res.Reason, "did not reach the new size") {
+		t.Fatalf("Handle = %+v; want rolled_back after a failed verification", res)
+	}
+	if got, _ := c.Resource("i-1"); got.SKU != "m5.2xlarge" || got.State != domain.StateRunning {
+		t.Errorf("after rollback i-1 = %s %s; want m5.2xlarge running", got.SKU, got.State)
+	}
+	if diff := cmp.Diff([]string{"stop i-1", "resize i-1", "resize i-1", "start i-1"}, c.Calls()); diff != "" {
+		t.Errorf("effective calls (-want +got):\n%s", diff)
+	}
+	if st := e.state(a); st.Status != domain.StatusRolledBack || st.RealizedMonthlySavings.Micros != 0 {
+		t.Errorf("state = %+v; want rolled_back without savings", st)
 	}
 }
 

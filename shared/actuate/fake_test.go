@@ -20,11 +20,21 @@ type fakeCloud struct {
 	attempts  int      // mutating calls made, including repeats
 	failOn    map[string]error
 	snapshots int
+	// stuck ops answer success and change nothing (a start that never
+	// boots), for verification failures.
+	stuck map[string]bool
+	// tried lists "op id token" for every mutating call, repeats included.
+	tried []string
+	// onGet and onMutate, when set, run before every Get and mutating
+	// call, outside the lock.
+	onGet    func(ref domain.ResourceRef)
+	onMutate func(op string, ref domain.ResourceRef)
 }
 
 func newFakeCloud(rs ...domain.Resource) *fakeCloud {
-	f := &fakeCloud{resources: map[string]domain.Resource{}, tokens: map[string]bool{}, failOn: map[string]error{}}
+	f := &fakeCloud{resources: map[string]domain.Resource{}, tokens: map[string]bool{}, failOn: map[string]error{}, stuck: map[string]bool{}}
 	for _, r := range rs {
+		r.Tags = maps.Clone(r.Tags) // Tag changes the cloud's copy only
 		f.resources[r.ID] = r
 	}
 	return f
@@ -33,6 +43,9 @@ func newFakeCloud(rs ...domain.Resource) *fakeCloud {
 func (f *fakeCloud) Cloud() domain.Cloud { return domain.AWS }
 
 func (f *fakeCloud) Get(ctx context.Context, ref domain.ResourceRef) (domain.Resource, error) {
+	if f.onGet != nil {
+		f.onGet(ref)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r, ok := f.resources[ref.ID]
@@ -45,14 +58,22 @@ func (f *fakeCloud) Get(ctx context.Context, ref domain.ResourceRef) (domain.Res
 
 // mutate runs change once per token, after the failure hook.
 func (f *fakeCloud) mutate(op string, ref domain.ResourceRef, token string, change func(*domain.Resource) error) error {
+	if f.onMutate != nil {
+		f.onMutate(op, ref)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.attempts++
+	f.tried = append(f.tried, op+" "+ref.ID+" "+token)
 	if err, ok := f.failOn[op]; ok {
 		delete(f.failOn, op)
 		return err
 	}
 	if f.tokens[token] {
+		return nil
+	}
+	if f.stuck[op] {
+		f.tokens[token] = true
 		return nil
 	}
 	r, ok := f.resources[ref.ID]
@@ -141,4 +162,28 @@ func (f *fakeCloud) Attempts() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.attempts
+}
+
+// Tried returns every mutating call made, "op id token", repeats
+// included.
+func (f *fakeCloud) Tried() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.tried...)
+}
+
+// Resource returns a resource as the cloud holds it.
+func (f *fakeCloud) Resource(id string) (domain.Resource, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.resources[id]
+	return r, ok
+}
+
+// Set replaces a resource.
+func (f *fakeCloud) Set(r domain.Resource) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r.Tags = maps.Clone(r.Tags)
+	f.resources[r.ID] = r
 }

@@ -31,6 +31,9 @@ type Records interface {
 	PutDecision(ctx context.Context, d domain.Decision) error
 	// AppendAudit appends an audit event.
 	AppendAudit(ctx context.Context, ev domain.AuditEvent) error
+	// Decisions returns every decision recorded for a plan in time order;
+	// none is an empty result, not an error.
+	Decisions(ctx context.Context, planID string) ([]domain.Decision, error)
 	// ActionState returns the latest state; domain.ErrNotFound if none.
 	ActionState(ctx context.Context, planID, actionID string) (domain.ActionState, error)
 	// Transition writes the state after prev (nil: the first state);
@@ -80,9 +83,12 @@ type ActionChoice struct {
 
 // Result says what a request decided.
 type Result struct {
-	PlanID    string            `json:"plan_id"`
-	Approved  []string          `json:"approved"`
-	Rejected  []string          `json:"rejected"`
+	PlanID   string   `json:"plan_id"`
+	Approved []string `json:"approved"`
+	Rejected []string `json:"rejected"`
+	// Pending lists approved actions that wait for a second approver
+	// under the two-person rule; they are recorded, not queued.
+	Pending   []string          `json:"pending,omitempty"`
 	Enqueued  int               `json:"enqueued"`
 	Decisions []domain.Decision `json:"decisions"`
 }
@@ -94,27 +100,58 @@ type Service struct {
 	Queue   Enqueuer
 	// Secrets are the active HMAC secrets (two during rotation).
 	Secrets [][]byte
+	// SlackSecrets are the Slack app's active signing secrets (two during
+	// rotation); none refuses every Slack request.
+	SlackSecrets [][]byte
+	// LinkSecrets sign approval links (two during rotation); none means
+	// Secrets. Link MACs are domain-separated from webhook MACs.
+	LinkSecrets [][]byte
+	// Authz says who may decide what; its zero value allows every
+	// authenticated approver everything.
+	Authz   Authz
 	Window  time.Duration
 	Now     func() time.Time
 	Logger  *slog.Logger
 	Channel string
 }
 
+// errReplay is the conflict of a request whose nonce was claimed before.
+var errReplay = fmt.Errorf("%w: request was already used (replay)", domain.ErrConflict)
+
+// intent is an authenticated request to decide on actions of a plan,
+// whatever channel it came through.
+type intent struct {
+	channel    string
+	approver   string
+	planID     string
+	approveAll *ApproveAll
+	choices    []ActionChoice
+	// nonceScope and nonceID make the request single use.
+	nonceScope, nonceID string
+}
+
 // Handle authenticates req, checks every decision against the current
-// plan, records the decisions and enqueues the approved actions.
+// plan and the approval policy, records the decisions and enqueues the
+// approved actions.
 //
-// Errors wrap domain.ErrPermission (unsigned, expired, tampered),
-// domain.ErrConflict (replayed request, action or plan changed since it
-// was shown), domain.ErrNotFound (no such plan or action) or
+// Errors wrap domain.ErrPermission (unsigned, expired, tampered; with
+// ErrNotAuthorized when the policy does not let the approver decide an
+// action), domain.ErrConflict (replayed request, action or plan changed
+// since it was shown), domain.ErrNotFound (no such plan or action) or
 // domain.ErrInvalid (malformed body). On any of those nothing is
-// recorded or enqueued.
+// recorded or enqueued but an approval_refused audit event.
 func (s *Service) Handle(ctx context.Context, req Request) (Result, error) {
 	now := s.now()
-	window := s.Window
-	if window <= 0 {
-		window = DefaultWindow
+	res, err := s.handleWebhook(ctx, req, now)
+	if err != nil {
+		planID, claimed := claimedByBody(req.Body)
+		s.refused(ctx, Refusal{Channel: s.channel(), Claimed: claimed, PlanID: planID, Reason: err})
 	}
-	if err := Verify(s.Secrets, req.Timestamp, req.Signature, req.Body, now, window); err != nil {
+	return res, err
+}
+
+func (s *Service) handleWebhook(ctx context.Context, req Request, now time.Time) (Result, error) {
+	if err := Verify(s.Secrets, req.Timestamp, req.Signature, req.Body, now, s.window()); err != nil {
 		return Result{}, fmt.Errorf("approve: %w", err)
 	}
 	var body Body
@@ -129,27 +166,41 @@ func (s *Service) Handle(ctx context.Context, req Request) (Result, error) {
 	if strings.TrimSpace(body.Approver) == "" {
 		return Result{}, fmt.Errorf("approve: %w: body: approver is required", domain.ErrInvalid)
 	}
+	if hasSlackPrefix(body.Approver) {
+		return Result{}, fmt.Errorf("approve: %w: body: approver %q: the %s prefix is kept for identities Slack asserts", domain.ErrInvalid, body.Approver, slackPrefix)
+	}
 	if body.ApproveAll == nil && len(body.Decisions) == 0 {
 		return Result{}, fmt.Errorf("approve: %w: body: neither approve_all nor decisions given", domain.ErrInvalid)
 	}
-	plan, err := s.Plans.GetPlan(ctx, body.PlanID)
+	sum := sha256.Sum256([]byte(req.Signature))
+	return s.decide(ctx, intent{
+		channel: s.channel(), approver: body.Approver, planID: body.PlanID, approveAll: body.ApproveAll, choices: body.Decisions,
+		nonceScope: "approve", nonceID: hex.EncodeToString(sum[:16]),
+	}, now)
+}
+
+// decide checks an authenticated intent against the plan and the
+// approval policy, claims its nonce, records the decisions and enqueues
+// the approved actions. Nothing is written before every check passed.
+func (s *Service) decide(ctx context.Context, in intent, now time.Time) (Result, error) {
+	plan, err := s.Plans.GetPlan(ctx, in.planID)
 	if err != nil {
-		return Result{}, fmt.Errorf("approve plan %s: %w", body.PlanID, err)
+		return Result{}, fmt.Errorf("approve plan %s: %w", in.planID, err)
 	}
 
 	// Check everything before writing anything.
 	choices := map[string]domain.Verdict{}
 	var order []string
-	if body.ApproveAll != nil {
-		if body.ApproveAll.PlanDigest != plan.Digest() {
-			return Result{}, fmt.Errorf("approve plan %s: %w: plan digest %q is not the plan's current digest: the plan changed since it was shown", plan.ID, domain.ErrConflict, body.ApproveAll.PlanDigest)
+	if in.approveAll != nil {
+		if in.approveAll.PlanDigest != plan.Digest() {
+			return Result{}, fmt.Errorf("approve plan %s: %w: plan digest %q is not the plan's current digest: the plan changed since it was shown", plan.ID, domain.ErrConflict, in.approveAll.PlanDigest)
 		}
 		for _, a := range plan.Actions {
 			choices[a.ID] = domain.Approved
 			order = append(order, a.ID)
 		}
 	}
-	for _, c := range body.Decisions {
+	for _, c := range in.choices {
 		a, ok := plan.Action(c.ActionID)
 		if !ok {
 			return Result{}, fmt.Errorf("approve plan %s: %w: action %s is not in the plan", plan.ID, domain.ErrNotFound, c.ActionID)
@@ -165,57 +216,124 @@ func (s *Service) Handle(ctx context.Context, req Request) (Result, error) {
 		}
 		choices[a.ID] = c.Verdict
 	}
+	for _, id := range order {
+		a, _ := plan.Action(id)
+		if err := s.Authz.Allow(in.approver, a); err != nil {
+			return Result{}, fmt.Errorf("approve plan %s action %s: %w", plan.ID, a.ID, err)
+		}
+	}
+	var earlier []domain.Decision
+	for _, id := range order {
+		a, _ := plan.Action(id)
+		if choices[id] == domain.Approved && s.Authz.NeedsTwo(a) {
+			if earlier, err = s.Records.Decisions(ctx, plan.ID); err != nil {
+				return Result{}, fmt.Errorf("approve plan %s: read decisions: %w", plan.ID, err)
+			}
+			break
+		}
+	}
 
-	sum := sha256.Sum256([]byte(req.Signature))
-	requestID := hex.EncodeToString(sum[:16])
-	if err := s.Records.ClaimNonce(ctx, "approve", requestID, now); err != nil {
+	if err := s.Records.ClaimNonce(ctx, in.nonceScope, in.nonceID, now); err != nil {
 		if errors.Is(err, domain.ErrConflict) {
-			return Result{}, fmt.Errorf("approve plan %s: %w: request was already used (replay)", plan.ID, domain.ErrConflict)
+			return Result{}, fmt.Errorf("approve plan %s: %w", plan.ID, errReplay)
 		}
 		return Result{}, fmt.Errorf("approve plan %s: record request: %w", plan.ID, err)
 	}
 
 	res := Result{PlanID: plan.ID, Approved: []string{}, Rejected: []string{}}
+	var pending []domain.Action
 	for _, id := range order {
 		a, _ := plan.Action(id)
-		verdict := choices[id]
-		d := domain.Decision{
-			Version: domain.DecisionVersion, PlanID: plan.ID, ActionID: a.ID, ActionHash: a.Hash(),
-			Verdict: verdict, Approver: body.Approver, Channel: s.channel(), RequestID: requestID, At: now,
+		verdict, at := choices[id], now
+		if verdict == domain.Approved && s.Authz.NeedsTwo(a) {
+			verdict, at = secondApproval(earlier, a, in.approver, now)
 		}
-		d.ID = decisionID(d)
-		if err := s.Records.PutDecision(ctx, d); err != nil && !errors.Is(err, domain.ErrConflict) {
-			return res, fmt.Errorf("approve plan %s action %s: record decision: %w", plan.ID, a.ID, err)
-		}
-		if err := s.Records.AppendAudit(ctx, domain.AuditEvent{
-			Version: domain.AuditVersion, At: now, Type: domain.AuditDecision, Actor: body.Approver,
-			PlanID: plan.ID, ActionID: a.ID, ActionHash: d.ActionHash, ActionKind: a.Kind, Target: a.Target,
-			Before: a.Before, After: a.After, Outcome: string(verdict), Savings: a.MonthlySavings,
-			Detail: "decision " + d.ID + " via " + d.Channel,
-		}); err != nil {
-			return res, fmt.Errorf("approve plan %s action %s: audit: %w", plan.ID, a.ID, err)
-		}
-		res.Decisions = append(res.Decisions, d)
-		if verdict == domain.Rejected {
-			res.Rejected = append(res.Rejected, a.ID)
-			continue
-		}
-		res.Approved = append(res.Approved, a.ID)
-		if err := s.markQueued(ctx, a, now); err != nil {
+		d, err := s.record(ctx, plan, a, verdict, in, at)
+		if err != nil {
 			return res, err
 		}
-		msg, err := json.Marshal(domain.QueuedAction{Version: domain.QueueMessageVersion, DecisionID: d.ID, Action: a})
-		if err != nil {
-			return res, fmt.Errorf("approve plan %s action %s: encode: %w", plan.ID, a.ID, err)
+		res.Decisions = append(res.Decisions, d)
+		switch verdict {
+		case domain.Rejected:
+			res.Rejected = append(res.Rejected, a.ID)
+		case Pending:
+			pending = append(pending, a)
+		default:
+			res.Approved = append(res.Approved, a.ID)
+			if err := s.enqueue(ctx, a, d, now); err != nil {
+				return res, err
+			}
+			res.Enqueued++
 		}
-		if err := s.Queue.Enqueue(ctx, a.Target.Cloud, msg); err != nil {
-			return res, fmt.Errorf("approve plan %s action %s: enqueue on %s: %w", plan.ID, a.ID, a.Target.Cloud, err)
-		}
-		res.Enqueued++
 	}
-	s.logger().InfoContext(ctx, "plan decided", "plan_id", plan.ID, "approver", body.Approver,
-		"approved", len(res.Approved), "rejected", len(res.Rejected))
+	if len(pending) > 0 {
+		// Another approver may have approved at the same time, each seeing
+		// no approval before its own: whoever sees the other's after
+		// writing its own completes the approval.
+		again, err := s.Records.Decisions(ctx, plan.ID)
+		if err != nil {
+			return res, fmt.Errorf("approve plan %s: read decisions: %w", plan.ID, err)
+		}
+		for _, a := range pending {
+			verdict, at := secondApproval(again, a, in.approver, now)
+			if verdict != domain.Approved {
+				res.Pending = append(res.Pending, a.ID)
+				continue
+			}
+			d, err := s.record(ctx, plan, a, verdict, in, at)
+			if err != nil {
+				return res, err
+			}
+			res.Decisions = append(res.Decisions, d)
+			res.Approved = append(res.Approved, a.ID)
+			if err := s.enqueue(ctx, a, d, now); err != nil {
+				return res, err
+			}
+			res.Enqueued++
+		}
+	}
+	s.logger().InfoContext(ctx, "plan decided", "plan_id", plan.ID, "approver", in.approver, "channel", in.channel,
+		"approved", len(res.Approved), "rejected", len(res.Rejected), "pending", len(res.Pending))
 	return res, nil
+}
+
+// record stores one decision and its audit event. A decision that is
+// already stored (the same verdict by the same approver on the same
+// action version) is not an error: retries complete what a failure left.
+func (s *Service) record(ctx context.Context, plan domain.Plan, a domain.Action, verdict domain.Verdict, in intent, at time.Time) (domain.Decision, error) {
+	d := domain.Decision{
+		Version: domain.DecisionVersion, PlanID: plan.ID, ActionID: a.ID, ActionHash: a.Hash(),
+		Verdict: verdict, Approver: in.approver, Channel: in.channel, RequestID: in.nonceID, At: at,
+	}
+	d.ID = decisionID(d)
+	if err := s.Records.PutDecision(ctx, d); err != nil && !errors.Is(err, domain.ErrConflict) {
+		return d, fmt.Errorf("approve plan %s action %s: record decision: %w", plan.ID, a.ID, err)
+	}
+	if err := s.Records.AppendAudit(ctx, domain.AuditEvent{
+		Version: domain.AuditVersion, At: at, Type: domain.AuditDecision, Actor: in.approver,
+		PlanID: plan.ID, ActionID: a.ID, ActionHash: d.ActionHash, ActionKind: a.Kind, Target: a.Target,
+		Before: a.Before, After: a.After, Outcome: string(verdict), Savings: a.MonthlySavings,
+		Detail: "decision " + d.ID + " via " + d.Channel,
+	}); err != nil {
+		return d, fmt.Errorf("approve plan %s action %s: audit: %w", plan.ID, a.ID, err)
+	}
+	return d, nil
+}
+
+// enqueue marks an approved action queued and puts it on its cloud's
+// queue with the decision that approved it.
+func (s *Service) enqueue(ctx context.Context, a domain.Action, d domain.Decision, now time.Time) error {
+	if err := s.markQueued(ctx, a, now); err != nil {
+		return err
+	}
+	msg, err := json.Marshal(domain.QueuedAction{Version: domain.QueueMessageVersion, DecisionID: d.ID, Action: a})
+	if err != nil {
+		return fmt.Errorf("approve plan %s action %s: encode: %w", a.PlanID, a.ID, err)
+	}
+	if err := s.Queue.Enqueue(ctx, a.Target.Cloud, msg); err != nil {
+		return fmt.Errorf("approve plan %s action %s: enqueue on %s: %w", a.PlanID, a.ID, a.Target.Cloud, err)
+	}
+	return nil
 }
 
 // markQueued writes the first state of an approved action, unless it
@@ -249,6 +367,13 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
+func (s *Service) window() time.Duration {
+	if s.Window > 0 {
+		return s.Window
+	}
+	return DefaultWindow
+}
+
 func (s *Service) channel() string {
 	if s.Channel != "" {
 		return s.Channel
@@ -267,4 +392,15 @@ func (s *Service) logger() *slog.Logger {
 // a chat tool or the CLI would send it.
 func NewBody(plan *domain.Plan, approver string) ([]byte, error) {
 	return json.Marshal(Body{PlanID: plan.ID, Approver: approver, ApproveAll: &ApproveAll{PlanDigest: plan.Digest()}})
+}
+
+// claimedByBody returns the plan and the approver a webhook body names,
+// unverified, for the audit of a refused request.
+func claimedByBody(body []byte) (planID, approver string) {
+	var b struct {
+		PlanID   string `json:"plan_id"`
+		Approver string `json:"approver"`
+	}
+	_ = json.Unmarshal(body, &b) // best effort: whatever decoded
+	return b.PlanID, b.Approver
 }

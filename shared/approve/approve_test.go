@@ -66,7 +66,7 @@ type fixture struct {
 	now  time.Time
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	l, err := lake.Open(context.Background(), "mem://")
 	if err != nil {

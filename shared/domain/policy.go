@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
+	"path"
 	"strings"
 	"time"
 )
@@ -38,6 +40,109 @@ type Policy struct {
 
 	// Caps bound what one actuation run may change; both fail closed.
 	Caps Caps `json:"caps"`
+
+	// Approvals says who may approve what. Its zero value (the default)
+	// lets anyone who can sign a request approve anything, with one
+	// approver. It is left out of the JSON when zero, so policies without
+	// it keep their hash.
+	Approvals ApprovalPolicy `json:"approvals,omitzero"`
+}
+
+// ApprovalPolicy says who may approve which actions, and which actions
+// need two people.
+type ApprovalPolicy struct {
+	// Rules grant approvers the right to decide (approve or reject)
+	// actions; a decision is allowed when any rule allows it. No rules:
+	// every authenticated approver may decide every action.
+	Rules []ApprovalRule `json:"rules,omitempty"`
+	// TwoPersonAbove is a monthly saving (in the policy currency, e.g.
+	// 500) above which an action needs approvals from two distinct
+	// approvers before it is queued. Zero turns the rule off.
+	TwoPersonAbove float64 `json:"two_person_above,omitempty"`
+}
+
+// ApprovalRule allows the approvers it names to decide actions of the
+// given kinds on the given accounts up to a monthly saving.
+type ApprovalRule struct {
+	// Approvers are identities or patterns: an exact identity
+	// ("ops@example.com", "slack:T0123ABCD/U0456EFGH"), "*@example.com"
+	// (anyone at that domain), "slack:T0123ABCD/*" (anyone in that Slack
+	// workspace) or "*" (anyone). A wildcard never matches "@" or "/".
+	Approvers []string `json:"approvers"`
+	// Accounts are account, subscription or project IDs or path.Match
+	// globs ("1234*"); empty means every account.
+	Accounts []string `json:"accounts,omitempty"`
+	// Kinds are the action kinds allowed; empty means every kind.
+	Kinds []ActionKind `json:"kinds,omitempty"`
+	// MaxMonthlySavings caps the monthly saving of an action the rule
+	// allows (in the policy currency); zero means no cap.
+	MaxMonthlySavings float64 `json:"max_monthly_savings,omitempty"`
+}
+
+// ValidApproverPattern reports why an approver pattern is malformed: it
+// must be an identity without "*", or "*", or "*@domain", or end in "/*".
+func ValidApproverPattern(p string) error {
+	switch {
+	case p == "":
+		return fmt.Errorf("%w: empty approver", ErrInvalid)
+	case strings.TrimSpace(p) != p || strings.ContainsFunc(p, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		return fmt.Errorf("%w: approver %q holds spaces or control characters", ErrInvalid, p)
+	case p == "*":
+		return nil
+	}
+	n := strings.Count(p, "*")
+	switch {
+	case n == 0:
+		return nil
+	case n == 1 && strings.HasPrefix(p, "*@") && len(p) > 2 && !strings.Contains(p[2:], "@"):
+		return nil
+	case n == 1 && strings.HasSuffix(p, "/*") && len(p) > 2:
+		return nil
+	}
+	return fmt.Errorf("%w: approver %q is neither an identity nor a pattern like *@example.com or slack:T0123ABCD/*", ErrInvalid, p)
+}
+
+func (a ApprovalPolicy) validate(bad func(field, format string, args ...any) error) error {
+	if !approvalAmount(a.TwoPersonAbove) {
+		return bad("approvals.two_person_above", "%v is not an amount between 0 and %g", a.TwoPersonAbove, maxApprovalAmount)
+	}
+	known := map[ActionKind]bool{}
+	for _, k := range ActionKinds {
+		known[k] = true
+	}
+	for i, r := range a.Rules {
+		field := fmt.Sprintf("approvals.rules[%d]", i)
+		if len(r.Approvers) == 0 {
+			return bad(field+".approvers", "must name at least one approver")
+		}
+		for j, p := range r.Approvers {
+			if err := ValidApproverPattern(p); err != nil {
+				return fmt.Errorf("%s.approvers[%d]: %w", field, j, err)
+			}
+		}
+		for j, g := range r.Accounts {
+			if _, err := path.Match(g, ""); g == "" || err != nil {
+				return bad(fmt.Sprintf("%s.accounts[%d]", field, j), "%q is not an account ID or glob", g)
+			}
+		}
+		for j, k := range r.Kinds {
+			if !known[k] {
+				return bad(fmt.Sprintf("%s.kinds[%d]", field, j), "%q is not an action kind (want one of %v)", k, ActionKinds)
+			}
+		}
+		if !approvalAmount(r.MaxMonthlySavings) {
+			return bad(field+".max_monthly_savings", "%v is not an amount between 0 and %g", r.MaxMonthlySavings, maxApprovalAmount)
+		}
+	}
+	return nil
+}
+
+// maxApprovalAmount bounds the amounts of the approval policy so that
+// they convert to Money exactly.
+const maxApprovalAmount = 1e12
+
+func approvalAmount(v float64) bool {
+	return v >= 0 && v <= maxApprovalAmount && !math.IsNaN(v)
 }
 
 // RightsizePolicy configures rightsizing.
@@ -182,6 +287,9 @@ func (p Policy) Validate() error {
 	}
 	if p.Caps.MaxActions < 0 {
 		return bad("caps.max_actions", "%d is negative", p.Caps.MaxActions)
+	}
+	if err := p.Approvals.validate(bad); err != nil {
+		return err
 	}
 	if p.Schedules.Enabled {
 		if p.Schedules.EnvironmentTag == "" {

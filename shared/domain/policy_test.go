@@ -79,6 +79,20 @@ func TestParsePolicy(t *testing.T) {
 			},
 		},
 		{
+			"approvals",
+			`{"approvals": {"two_person_above": 500, "rules": [
+				{"approvers": ["*@example.com", "slack:T0123ABCD/*"], "accounts": ["1234*"], "kinds": ["stop", "schedule"], "max_monthly_savings": 1000},
+				{"approvers": ["lead@example.com", "*"]}]}}`,
+			func(p *domain.Policy) {
+				p.Approvals = domain.ApprovalPolicy{TwoPersonAbove: 500, Rules: []domain.ApprovalRule{
+					{Approvers: []string{"*@example.com", "slack:T0123ABCD/*"}, Accounts: []string{"1234*"},
+						Kinds: []domain.ActionKind{domain.ActionStop, domain.ActionSchedule}, MaxMonthlySavings: 1000},
+					{Approvers: []string{"lead@example.com", "*"}},
+				}}
+			},
+		},
+		{"empty approvals are the default", `{"approvals": {}}`, func(*domain.Policy) {}},
+		{
 			"boundaries are accepted",
 			`{"rightsize": {"cpu_percentile": 100, "min_confidence": 0, "min_data_hours": 1}, "min_monthly_savings": 0, "caps": {"max_actions": 0}}`,
 			func(p *domain.Policy) {
@@ -152,6 +166,20 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"bad schedule stop", `{"schedules": {"default": {"stop": "24:00"}}}`, domain.ErrInvalid, "schedules.default"},
 		{"schedule start after stop", `{"schedules": {"default": {"start": "20:00", "stop": "08:00"}}}`, domain.ErrInvalid, "schedules.default"},
 		{"schedule start equals stop", `{"schedules": {"default": {"start": "08:00", "stop": "08:00"}}}`, domain.ErrInvalid, "schedules.default"},
+		{"unknown approvals field", `{"approvals": {"two_people": true}}`, domain.ErrInvalid, "two_people"},
+		{"negative two-person threshold", `{"approvals": {"two_person_above": -1}}`, domain.ErrInvalid, "approvals.two_person_above"},
+		{"huge two-person threshold", `{"approvals": {"two_person_above": 1e300}}`, domain.ErrInvalid, "approvals.two_person_above"},
+		{"rule without approvers", `{"approvals": {"rules": [{"kinds": ["stop"]}]}}`, domain.ErrInvalid, "approvals.rules[0].approvers"},
+		{"empty approver", `{"approvals": {"rules": [{"approvers": [""]}]}}`, domain.ErrInvalid, "approvals.rules[0].approvers[0]"},
+		{"approver with a space", `{"approvals": {"rules": [{"approvers": ["ops @example.com"]}]}}`, domain.ErrInvalid, "approvals.rules[0].approvers[0]"},
+		{"wildcard in the middle", `{"approvals": {"rules": [{"approvers": ["ops*@example.com"]}]}}`, domain.ErrInvalid, "approvals.rules[0].approvers[0]"},
+		{"wildcard domain", `{"approvals": {"rules": [{"approvers": ["ops@*"]}]}}`, domain.ErrInvalid, "approvals.rules[0].approvers[0]"},
+		{"two wildcards", `{"approvals": {"rules": [{"approvers": ["*@example.com", "slack:*/*"]}]}}`, domain.ErrInvalid, "approvals.rules[0].approvers[1]"},
+		{"bare domain wildcard", `{"approvals": {"rules": [{"approvers": ["*@"]}]}}`, domain.ErrInvalid, "approvals.rules[0].approvers[0]"},
+		{"bad account glob", `{"approvals": {"rules": [{"approvers": ["*"], "accounts": ["12[34"]}]}}`, domain.ErrInvalid, "approvals.rules[0].accounts[0]"},
+		{"empty account", `{"approvals": {"rules": [{"approvers": ["*"]}, {"approvers": ["*"], "accounts": [""]}]}}`, domain.ErrInvalid, "approvals.rules[1].accounts[0]"},
+		{"unknown kind", `{"approvals": {"rules": [{"approvers": ["*"], "kinds": ["terminate"]}]}}`, domain.ErrInvalid, "approvals.rules[0].kinds[0]"},
+		{"negative cap", `{"approvals": {"rules": [{"approvers": ["*"], "max_monthly_savings": -5}]}}`, domain.ErrInvalid, "approvals.rules[0].max_monthly_savings"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -271,6 +299,29 @@ func TestPolicyHashStable(t *testing.T) {
 	}
 }
 
+// TestPolicyWithoutApprovalsKeepsItsHash pins the default policy's hash:
+// the approvals section, left out of the JSON when empty, must not change
+// the hash of policies written before it existed (plans record it).
+func TestPolicyWithoutApprovalsKeepsItsHash(t *testing.T) {
+	const want = "40b86f5642062b7b"
+	if got := domain.DefaultPolicy().Hash(); got != want {
+		t.Errorf("DefaultPolicy().Hash() = %q; want %q, the hash before approvals existed", got, want)
+	}
+}
+
+func TestValidApproverPattern(t *testing.T) {
+	for _, p := range []string{"*", "ops@example.com", "*@example.com", "*@sub.example.co.uk", "slack:T0123ABCD/U0456EFGH", "slack:T0123ABCD/*", "U0456EFGH"} {
+		if err := domain.ValidApproverPattern(p); err != nil {
+			t.Errorf("ValidApproverPattern(%q) = %v; want nil", p, err)
+		}
+	}
+	for _, p := range []string{"", " ", "**", "*ops@example.com", "ops@*", "*@a@b", "a*b", "slack:*/U1", "/*/*", "ops\t@example.com", "*@"} {
+		if err := domain.ValidApproverPattern(p); !errors.Is(err, domain.ErrInvalid) {
+			t.Errorf("ValidApproverPattern(%q) = %v; want ErrInvalid", p, err)
+		}
+	}
+}
+
 func TestPolicyHashChanges(t *testing.T) {
 	base := domain.DefaultPolicy().Hash()
 	tests := []struct {
@@ -293,6 +344,10 @@ func TestPolicyHashChanges(t *testing.T) {
 		{"min monthly savings", func(p *domain.Policy) { p.MinMonthlySavings = 1.01 }},
 		{"caps max actions", func(p *domain.Policy) { p.Caps.MaxActions = 201 }},
 		{"caps max percent", func(p *domain.Policy) { p.Caps.MaxPercent = 25 }},
+		{"two-person threshold", func(p *domain.Policy) { p.Approvals.TwoPersonAbove = 500 }},
+		{"approval rule", func(p *domain.Policy) {
+			p.Approvals.Rules = []domain.ApprovalRule{{Approvers: []string{"ops@example.com"}}}
+		}},
 	}
 	seen := map[string]string{base: "default"}
 	for _, tt := range tests {

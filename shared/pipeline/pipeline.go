@@ -247,9 +247,13 @@ func (p *Pipeline) LatestPlan(ctx context.Context) (domain.Plan, error) {
 	return p.Lake.GetPlan(ctx, ids[len(ids)-1])
 }
 
-// Approver builds the approval core.
+// Approver builds the approval core, authorizing approvers by the
+// policy's approvals section. A runtime that serves Slack sets the
+// returned service's SlackSecrets; links are signed with secrets unless
+// it sets LinkSecrets.
 func (p *Pipeline) Approver(secrets [][]byte, q approve.Enqueuer) *approve.Service {
-	return &approve.Service{Plans: p.Lake, Records: p.Lake, Queue: q, Secrets: secrets, Now: p.Now, Logger: p.logger()}
+	return &approve.Service{Plans: p.Lake, Records: p.Lake, Queue: q, Secrets: secrets, Now: p.Now, Logger: p.logger(),
+		Authz: approve.Authz{Policy: p.Policy.Approvals, Currency: p.Policy.Currency}}
 }
 
 // Actuator builds the actuation core.

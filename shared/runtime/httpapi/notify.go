@@ -10,17 +10,34 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/cloudtrim/cloudtrim/shared/approve"
 	"github.com/cloudtrim/cloudtrim/shared/domain"
 )
 
 // Notification is the JSON a notifier posts. Text makes it a valid
 // Slack (and Teams, Mattermost, Google Chat) incoming-webhook message;
-// the other fields are for programs.
+// Blocks, when set, is Slack's Block Kit layout of it (Text stays the
+// fallback); the other fields are for programs.
 type Notification struct {
-	Text   string `json:"text"`
-	Event  string `json:"event"`
-	PlanID string `json:"plan_id,omitempty"`
-	Data   any    `json:"data,omitempty"`
+	Text   string          `json:"text"`
+	Blocks []approve.Block `json:"blocks,omitempty"`
+	Event  string          `json:"event"`
+	PlanID string          `json:"plan_id,omitempty"`
+	Data   any             `json:"data,omitempty"`
+}
+
+// PlanNotification announces plan with the Block Kit message of
+// approve.SlackMessage: per-action approve and reject buttons and an
+// approve-all button, which reach the Slack app's Request URL when the
+// incoming webhook belongs to an app with interactivity. reportBaseURL
+// is where plan reports can be read, or "". data is attached for
+// programs.
+func PlanNotification(plan *domain.Plan, reportBaseURL string, data any) (Notification, error) {
+	msg, err := approve.SlackMessage(plan, reportBaseURL)
+	if err != nil {
+		return Notification{}, fmt.Errorf("plan notification %s: %w", plan.ID, err)
+	}
+	return Notification{Text: msg.Text, Blocks: msg.Blocks, Event: "plan", PlanID: plan.ID, Data: data}, nil
 }
 
 // Notifier posts notifications to a webhook URL. Incoming-webhook URLs

@@ -66,3 +66,32 @@ func TestNotifierRefusesPlainHTTPOffLoopbackAndNilIsANoOp(t *testing.T) {
 		t.Fatalf("nil notifier: %v", err)
 	}
 }
+
+func TestPlanNotificationPostsBlocks(t *testing.T) {
+	var got map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewDecoder(r.Body).Decode(&got)
+	}))
+	defer srv.Close()
+	plan := domain.Plan{Version: domain.PlanVersion, ID: "plan-1", Currency: "USD", Actions: []domain.Action{{ID: "act-1", PlanID: "plan-1",
+		Kind: domain.ActionStop, MonthlySavings: domain.USD(5_000_000)}}}
+	msg, err := httpapi.PlanNotification(&plan, "https://reports.example.com", map[string]int{"actions": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := httpapi.NewNotifier(srv.URL+"/hook", nil)
+	if err := n.Notify(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+	blocks, _ := got["blocks"].([]any)
+	if got["text"] == "" || got["event"] != "plan" || got["plan_id"] != "plan-1" || len(blocks) < 4 {
+		t.Fatalf("posted %v; want text, event, plan_id and Block Kit blocks", got)
+	}
+	if _, err := httpapi.PlanNotification(&plan, "not a url", nil); !errors.Is(err, domain.ErrInvalid) {
+		t.Errorf("PlanNotification with a bad report URL = %v; want ErrInvalid", err)
+	}
+	plain, _ := json.Marshal(httpapi.Notification{Text: "x", Event: "plan"})
+	if strings.Contains(string(plain), "blocks") {
+		t.Errorf("a notification without blocks posts %s; want no blocks field", plain)
+	}
+}

@@ -57,6 +57,9 @@ type Config struct {
 	// Account is CLOUDTRIM_ACCOUNT, the account this deployment manages;
 	// empty means the credentials' account.
 	Account string
+	// KillSwitch is CLOUDTRIM_KILL_SWITCH=1: the actuator defers every
+	// message and changes nothing (see actuate.KillSwitchEngaged).
+	KillSwitch bool
 }
 
 // PolicyKey is the lake key of the policy document; without it the
@@ -69,7 +72,8 @@ func ConfigFromEnv(name string, getenv func(string) string) (Config, error) {
 		Name: name, LakeURL: getenv("CLOUDTRIM_LAKE_URL"), QueueURL: getenv("CLOUDTRIM_QUEUE_URL"),
 		DeadLetterURL: getenv("CLOUDTRIM_DEAD_LETTER_QUEUE_URL"), OptInTag: getenv("CLOUDTRIM_OPTIN_TAG"),
 		NotifyURL: getenv("CLOUDTRIM_NOTIFY_URL"), SecretARN: getenv("CLOUDTRIM_WEBHOOK_SECRET_ARN"),
-		Account: getenv("CLOUDTRIM_ACCOUNT"),
+		Account:    getenv("CLOUDTRIM_ACCOUNT"),
+		KillSwitch: actuate.KillSwitchEngaged(getenv(actuate.KillSwitchEnv)),
 	}
 	for _, r := range strings.Split(getenv("CLOUDTRIM_REGIONS"), ",") {
 		if r = strings.TrimSpace(r); r != "" {
@@ -130,7 +134,8 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("function", c.Name), slog.String("lake_url", c.LakeURL),
 		slog.String("queue_url", c.QueueURL), slog.String("dead_letter_queue_url", c.DeadLetterURL),
 		slog.Bool("apply", c.Apply), slog.String("opt_in_tag", c.OptInTag), slog.String("notify", notify),
-		slog.String("secret_arn", c.SecretARN), slog.Any("regions", c.Regions), slog.String("account", c.Account))
+		slog.String("secret_arn", c.SecretARN), slog.Any("regions", c.Regions), slog.String("account", c.Account),
+		slog.Bool("kill_switch", c.KillSwitch))
 }
 
 func isAccountID(s string) bool {
@@ -486,14 +491,20 @@ const HoldDelay = 15 * time.Minute
 
 func (a *App) actuate(ctx context.Context, msg Message) error {
 	log := a.logger.With("message_id", msg.ID, "attempt", msg.Attempt)
+	act := a.pipe.Actuator(map[domain.Cloud]actuate.Resources{domain.AWS: a.provider}, !a.cfg.Apply, a.worker)
+	act.Records = a.plans
+	act.KillSwitch = a.cfg.KillSwitch
+	// The kill switch comes before anything that could settle the
+	// message here: while it is engaged nothing is dead-lettered.
+	if res, halted := act.Halted(ctx, msg.Body); halted {
+		return a.deferMessage(ctx, log, msg, res)
+	}
 	var head domain.QueuedAction
 	if err := json.Unmarshal(msg.Body, &head); err == nil && head.Action.Target.ID != "" {
 		if err := a.provider.InScope(ctx, head.Action.Target); err != nil {
 			return a.deadLetter(ctx, log, msg, "refused: "+err.Error())
 		}
 	}
-	act := a.pipe.Actuator(map[domain.Cloud]actuate.Resources{domain.AWS: a.provider}, !a.cfg.Apply, a.worker)
-	act.Records = a.plans
 	if head.Action.PlanID != "" && a.cfg.Apply {
 		plan, err := a.plans.GetPlan(ctx, head.Action.PlanID)
 		if err == nil {
@@ -514,8 +525,23 @@ func (a *App) actuate(ctx context.Context, msg Message) error {
 		return nil
 	case actuate.DeadLetter:
 		return a.deadLetter(ctx, log, msg, res.Reason)
+	case actuate.Defer:
+		return a.deferMessage(ctx, log, msg, res)
 	}
 	return fmt.Errorf("retry: %s", res.Reason)
+}
+
+// deferMessage sends a message deferred by the kill switch or a circuit
+// breaker again, HoldDelay later, and lets this delivery be deleted: a
+// fresh message, so the wait never counts towards the redrive policy's
+// receive limit and never dead-letters it. When the send fails the
+// message is left for redelivery.
+func (a *App) deferMessage(ctx context.Context, log *slog.Logger, msg Message, res actuate.Result) error {
+	if err := a.queue.SendDelayed(ctx, msg.Body, HoldDelay); err != nil {
+		return fmt.Errorf("defer %s: %w", res.ActionID, err)
+	}
+	log.WarnContext(ctx, "deferred", "action_id", res.ActionID, "reason", res.Reason, "delay", HoldDelay)
+	return nil
 }
 
 // planCache is the lake with the plans it has read kept in memory: a

@@ -47,6 +47,9 @@ type Options struct {
 	Secret []byte
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Getenv reads the environment (default os.Getenv): the actuator's
+	// kill switch is CLOUDTRIM_KILL_SWITCH=1.
+	Getenv func(string) string
 }
 
 // Runtime is one local process of the pipeline.
@@ -59,6 +62,8 @@ type Runtime struct {
 	dir      string
 	logger   *slog.Logger
 	now      func() time.Time
+	// killSwitch is CLOUDTRIM_KILL_SWITCH as read when the runtime opened.
+	killSwitch bool
 }
 
 // Open opens (or creates) the local state in opts.Dir.
@@ -71,6 +76,9 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
 	}
 	if opts.Policy.Version == "" {
 		opts.Policy = domain.DefaultPolicy()
@@ -120,6 +128,8 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		dir:      opts.Dir,
 		logger:   opts.Logger,
 		now:      opts.Now,
+
+		killSwitch: actuate.KillSwitchEngaged(opts.Getenv(actuate.KillSwitchEnv)),
 	}
 	for _, c := range domain.Clouds {
 		rt.Queues[c] = memqueue.New(memqueue.Options{Visibility: 30 * time.Second, MaxAttempts: 5, Now: opts.Now})
@@ -197,11 +207,20 @@ type ActuateSummary struct {
 	Held     int
 	Cap      int
 	Realized domain.Money
+	// Deferred counts the messages left on the queue because the kill
+	// switch is engaged or a circuit breaker is open; Stopped says why
+	// the run stopped then.
+	Deferred int
+	Stopped  string
 }
 
 // Actuate puts every approved, unfinished action of the newest plan
 // back on the in-process queues (they do not outlive a process), then
-// drains the queues through the actuator until nothing is left.
+// drains the queues through the actuator until nothing is left. When the
+// kill switch (CLOUDTRIM_KILL_SWITCH or the lake's document) or a
+// circuit breaker defers a message, the run finishes its round, leaves
+// every deferred message on its queue and returns an error wrapping
+// actuate.ErrStopped with the reason.
 func (rt *Runtime) Actuate(ctx context.Context, dryRun bool, onResult func(actuate.Result)) (ActuateSummary, error) {
 	plan, err := rt.Pipeline.LatestPlan(ctx)
 	if err != nil {
@@ -235,6 +254,7 @@ func (rt *Runtime) Actuate(ctx context.Context, dryRun bool, onResult func(actua
 	// and is taken over at once.
 	act := rt.Pipeline.Actuator(providers, dryRun, "local")
 	act.Budget = actuate.RunBudget(rt.Pipeline.Policy.Caps, plan.Resources)
+	act.KillSwitch = rt.killSwitch
 	sum := ActuateSummary{Counts: map[domain.ActionStatus]int{}, Realized: domain.Money{Currency: plan.Currency}, Cap: act.Budget.Left()}
 	defer func() {
 		if err := rt.Sim.Persist(context.WithoutCancel(ctx)); err != nil {
@@ -299,10 +319,25 @@ func (rt *Runtime) Actuate(ctx context.Context, dryRun bool, onResult func(actua
 				_ = q.Reject(ctx, m.ID, res.Reason)
 				sum.DeadLetters++
 				sum.Results = append(sum.Results, res)
+			case actuate.Defer:
+				// Sent again rather than nacked, so waiting for the
+				// switch or the breaker uses up none of its attempts.
+				if err := q.Send(ctx, m.Body); err != nil {
+					_ = q.Nack(ctx, m.ID, 0, res.Reason)
+				} else {
+					_ = q.Ack(ctx, m.ID)
+				}
+				sum.Deferred++
+				if sum.Stopped == "" {
+					sum.Stopped = res.Reason
+				}
 			}
 			if onResult != nil {
 				onResult(res)
 			}
+		}
+		if sum.Stopped != "" {
+			return sum, fmt.Errorf("%w: %s; %d messages deferred and left on the queues", actuate.ErrStopped, sum.Stopped, sum.Deferred)
 		}
 		if len(round) == 0 {
 			idle++
