@@ -264,7 +264,11 @@ func (a *App) Handlers() Handlers {
 	case "optimize":
 		return Handlers{Optimize: a.optimize, Ingest: a.ingest}
 	case "approve":
-		return Handlers{Approve: httpapi.ApproveHandler(a.pipe.Approver(a.secrets, a), a.logger)}
+		core := a.pipe.Approver(a.secrets, a)
+		// The Function URL's root is the signed webhook too, as before.
+		mux := httpapi.NewMux(core, a.logger)
+		mux.Handle("/", httpapi.ApproveHandler(core, a.logger))
+		return Handlers{Approve: mux}
 	case "actuate":
 		return Handlers{Actuate: a.actuate}
 	}

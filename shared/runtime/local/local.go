@@ -190,8 +190,7 @@ func (rt *Runtime) ServeApprovals(addr string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/approve", httpapi.ApproveHandler(rt.Pipeline.Approver([][]byte{rt.secret}, rt), rt.logger))
+	mux := httpapi.NewMux(rt.Pipeline.Approver([][]byte{rt.secret}, rt), rt.logger)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return &Server{URL: "http://" + ln.Addr().String() + "/approve", srv: srv}, nil
