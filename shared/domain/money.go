@@ -88,7 +88,9 @@ func ParseMoney(s, currency string) (Money, error) {
 	if roundUp {
 		micros++
 	}
-	if w > math.MaxInt64/MicrosPerUnit-1 {
+	// The largest amount is MaxInt64 micro-units: check exactly, so that
+	// every amount this returns reads back from its decimal form.
+	if w > (math.MaxInt64-micros)/MicrosPerUnit {
 		return Money{}, invalidf("parse money %q: out of range", s)
 	}
 	total := w*MicrosPerUnit + micros
