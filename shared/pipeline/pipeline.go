@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/cloudtrim/cloudtrim/shared/actuate"
@@ -33,6 +34,54 @@ type Pipeline struct {
 	Logger *slog.Logger
 	// SpendOptions tune the spend forecasts and anomaly detection.
 	SpendOptions forecast.Options
+
+	plansOnce sync.Once
+	plans     *cachedPlans
+}
+
+// maxCachedPlans bounds the plans an approval webhook keeps decoded.
+const maxCachedPlans = 8
+
+// cachedPlans is the lake's plans kept decoded in memory: a plan never
+// changes once written, and every approval request names one. Decoding
+// a plan of hundreds of actions on each request was most of the
+// webhook's time.
+type cachedPlans struct {
+	l     *lake.Lake
+	mu    sync.Mutex
+	plans map[string]domain.Plan
+	order []string
+}
+
+func (p *Pipeline) planCache() *cachedPlans {
+	p.plansOnce.Do(func() { p.plans = &cachedPlans{l: p.Lake, plans: map[string]domain.Plan{}} })
+	return p.plans
+}
+
+// GetPlan returns the plan, from memory after the first read; the oldest
+// read plan is forgotten beyond maxCachedPlans.
+func (c *cachedPlans) GetPlan(ctx context.Context, id string) (domain.Plan, error) {
+	c.mu.Lock()
+	pl, ok := c.plans[id]
+	c.mu.Unlock()
+	if ok {
+		return pl, nil
+	}
+	pl, err := c.l.GetPlan(ctx, id)
+	if err != nil {
+		return pl, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.plans[id]; !ok {
+		if len(c.order) >= maxCachedPlans {
+			delete(c.plans, c.order[0])
+			c.order = c.order[1:]
+		}
+		c.plans[id] = pl
+		c.order = append(c.order, id)
+	}
+	return pl, nil
 }
 
 // Collect runs the collector core for one provider and commits a
@@ -252,7 +301,7 @@ func (p *Pipeline) LatestPlan(ctx context.Context) (domain.Plan, error) {
 // returned service's SlackSecrets; links are signed with secrets unless
 // it sets LinkSecrets.
 func (p *Pipeline) Approver(secrets [][]byte, q approve.Enqueuer) *approve.Service {
-	return &approve.Service{Plans: p.Lake, Records: p.Lake, Queue: q, Secrets: secrets, Now: p.Now, Logger: p.logger(),
+	return &approve.Service{Plans: p.planCache(), Records: p.Lake, Queue: q, Secrets: secrets, Now: p.Now, Logger: p.logger(),
 		Authz: approve.Authz{Policy: p.Policy.Approvals, Currency: p.Policy.Currency}}
 }
 
