@@ -9,7 +9,10 @@ DIST     := dist
 CLOUDTRIM_STANDINS ?= $(HOME)/.cache/cloudtrim/standins
 export CLOUDTRIM_STANDINS
 
-.PHONY: all build demo test vet unit bench package clean fmt standins
+.PHONY: all build demo test vet unit bench package clean fmt standins fuzz
+
+# How long make fuzz (and so make test) fuzzes each target.
+FUZZTIME ?= 5s
 
 all: build
 
@@ -20,11 +23,19 @@ build:
 demo: build
 	./$(BIN)/cloudtrim demo --dir .cloudtrim/demo
 
-## test: vet, formatting, unit, conformance, golden and end-to-end tests (race detector on)
+## test: vet, formatting, unit, conformance, golden and end-to-end tests (race detector on),
+## then every fuzz target for FUZZTIME (make fuzz)
 test: vet standins
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	CLOUDTRIM_REQUIRE_STANDINS=1 $(GO) test -race -count=1 -timeout 20m ./...
+	@$(MAKE) --no-print-directory fuzz
+
+## fuzz: every Fuzz target of the module, found by tools/fuzz, for FUZZTIME each (default 5s),
+## one after the other; a failure fails the target and names the crasher kept in the package's
+## testdata/fuzz. FUZZINSTRUMENT=all instruments every package, as go test -fuzz does.
+fuzz:
+	GO=$(GO) $(GO) run ./tools/fuzz -fuzztime $(FUZZTIME)
 
 ## standins: install the local stand-ins the tests start (cached; idempotent)
 standins:

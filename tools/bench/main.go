@@ -5,7 +5,10 @@
 // 2,000,000 rows to FOCUS Parquet with cloudtrim and with DuckDB;
 // collecting a fake AWS account of 2 and 20 regions through
 // the awscloud provider and the wire-level fakes; and each Lambda
-// function's cold start under the Runtime API harness and its zip size. Each measurement runs in its own process so that its
+// function's cold start under the Runtime API harness and its zip size; and the
+// approval webhook's latency under 200 signed requests a second and the
+// actuator's throughput, exactly once checked (-only approvals). Each
+// measurement of the first tables runs in its own process so that its
 // peak resident memory is its own.
 package main
 
@@ -36,8 +39,10 @@ func main() {
 	n := flag.Int("n", 100_000, "resources in the estate")
 	step := flag.String("step", "", "internal: run one measurement (collect or optimize) in this process")
 	dir := flag.String("dir", "", "internal: lake directory")
-	cpuprofile := flag.String("cpuprofile", "", "with -step: write a CPU profile of the measured step to this file")
-	only := flag.String("only", "", "run only this table: billing")
+	cpuprofile := flag.String("cpuprofile", "", "with -step or -only approvals: write a CPU profile of the measurement to this file")
+	only := flag.String("only", "", "run only this table: billing or approvals")
+	approvalsDuration := flag.Duration("approvals-duration", defaultApprovals.Duration, "how long the approvals table drives the webhook")
+	approvalsSizes := flag.String("approvals-estates", "0,2000", "estate sizes of the approvals table, comma-separated; 0 is the demo estate")
 	gen := flag.String("gen-cur", "", "write the generated AWS CUR CSV of -n rows to this file and exit")
 	flag.Parse()
 	if *gen != "" {
@@ -58,6 +63,43 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	if *only == "approvals" {
+		cfg := defaultApprovals
+		cfg.Duration = *approvalsDuration
+		cfg.Estates = nil
+		for _, f := range strings.Split(*approvalsSizes, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 0 || (n > 0 && n < 50) {
+				fmt.Fprintf(os.Stderr, "bench: -approvals-estates: %q is not 0 or an estate size of at least 50\n", f)
+				os.Exit(2)
+			}
+			cfg.Estates = append(cfg.Estates, n)
+		}
+		if *cpuprofile != "" {
+			f, err := os.Create(*cpuprofile)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+				os.Exit(1)
+			}
+			_ = pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+		dir, err := os.MkdirTemp("", "cloudtrim-bench-")
+		if err == nil {
+			defer os.RemoveAll(dir)
+			err = approvalsTable(dir, cfg)
+		}
+		if err != nil {
+			pprof.StopCPUProfile()
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *only != "" {
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want billing or approvals\n", *only)
+		os.Exit(2)
 	}
 	if *step != "" && *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -212,7 +254,11 @@ func table(n int) error {
 	if err := billingTable(dir); err != nil {
 		return err
 	}
-	return awsTable(dir)
+	if err := awsTable(dir); err != nil {
+		return err
+	}
+	fmt.Println()
+	return approvalsTable(dir, defaultApprovals)
 }
 
 func hostArch() string { return runtime.GOOS + "/" + runtime.GOARCH }

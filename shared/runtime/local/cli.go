@@ -39,6 +39,7 @@ Commands:
   actuate   apply the approved actions (dry run unless --apply)
   report    print a plan's report (markdown, html or json)
   serve     run the approval webhook for a chat tool or a browser
+  audit     list the audit trail: decisions and changes, before and after
 
 Run 'cloudtrim <command> --help' for a command's flags. Flags can also be set
 in the environment: CLOUDTRIM_DIR, CLOUDTRIM_LAKE_URL, CLOUDTRIM_WEBHOOK_SECRET,
@@ -59,6 +60,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
 		"demo": cmdDemo, "collect": cmdCollect, "plan": cmdPlan, "approve": cmdApprove,
 		"actuate": cmdActuate, "report": cmdReport, "serve": cmdServe, "ingest": cmdIngest,
+		"audit": cmdAudit,
 	}
 	run, ok := cmds[args[0]]
 	if !ok {
