@@ -259,13 +259,14 @@ func (c *csvRecords) container() string { return ContainerCSV }
 
 func (c *csvRecords) next() ([]string, int64, error) {
 	rec, err := c.r.Read()
-	line, _ := c.r.FieldPos(0)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, 0, io.EOF
 		}
 		return nil, 0, csvError(err)
 	}
+	// FieldPos panics after a failed Read: only ask once the record read.
+	line, _ := c.r.FieldPos(0)
 	if len(rec) > len(c.cols) {
 		for _, extra := range rec[len(c.cols):] {
 			if extra != "" {

@@ -83,6 +83,9 @@ func TestUnreadableFiles(t *testing.T) {
 		{"wrong-schema.parquet", wrongSchema.Bytes(), []string{"wrong-schema.parquet", "host", "cpu"}, domain.ErrUnsupported},
 		{"not-parquet.parquet", append([]byte("PAR1"), good...), []string{"not-parquet.parquet", "Parquet"}, domain.ErrInvalid},
 		{"empty.csv", nil, []string{"empty.csv", "empty"}, domain.ErrInvalid},
+		// Found by FuzzRead: an unclosed quote on the first data line once
+		// made the reader panic instead of failing.
+		{"quote-after-header.csv", []byte(focusHeader + "\""), []string{"quote-after-header.csv", "line 2"}, domain.ErrInvalid},
 		{"hostile.jsonl", []byte(`{"usage_start_time": "2024-09-01"` + "\n"), []string{"hostile.jsonl", "line 1"}, domain.ErrInvalid},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
