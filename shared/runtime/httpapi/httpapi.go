@@ -56,6 +56,13 @@ func Status(err error) int {
 
 // ApproveHandler serves POST requests to the approval core.
 func ApproveHandler(core Approver, logger *slog.Logger) http.Handler {
+	return signedPost("webhook", approve.HeaderTimestamp, approve.HeaderSignature, core, core.Handle, logger)
+}
+
+// signedPost serves a channel whose requests are POSTs signed in two
+// headers: a body too large or unreadable is refused (and the refusal
+// recorded when refuser records them), the rest goes to handle.
+func signedPost(channel, tsHeader, sigHeader string, refuser any, handle func(context.Context, approve.Request) (approve.Result, error), logger *slog.Logger) http.Handler {
 	logger = orDiscard(logger)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -65,13 +72,13 @@ func ApproveHandler(core Approver, logger *slog.Logger) http.Handler {
 		}
 		body, err := readBody(w, r)
 		if err != nil {
-			refuse(r.Context(), core, approve.Refusal{Channel: "webhook", Reason: err}, logger)
+			refuse(r.Context(), refuser, approve.Refusal{Channel: channel, Reason: err}, logger)
 			writeError(r.Context(), w, err, logger)
 			return
 		}
-		res, err := core.Handle(r.Context(), approve.Request{
-			Timestamp: r.Header.Get(approve.HeaderTimestamp),
-			Signature: r.Header.Get(approve.HeaderSignature),
+		res, err := handle(r.Context(), approve.Request{
+			Timestamp: r.Header.Get(tsHeader),
+			Signature: r.Header.Get(sigHeader),
 			Body:      body,
 		})
 		if err != nil {
