@@ -64,11 +64,13 @@ var functions = []fn{
 		"CLOUDTRIM_LAKE_URL":   lakeURL,
 		"CLOUDTRIM_OPTIN_TAG":  "${OptInTag}",
 		"CLOUDTRIM_NOTIFY_URL": "${NotificationUrl}",
+		"CLOUDTRIM_REPORT_URL": "${ReportUrl}",
 	}},
 	{id: "ApproveFunction", name: "approve", timeout: 30, memory: 256, env: map[string]string{
-		"CLOUDTRIM_LAKE_URL":           lakeURL,
-		"CLOUDTRIM_QUEUE_URL":          "${ActionsQueue}",
-		"CLOUDTRIM_WEBHOOK_SECRET_ARN": "${ApprovalSecretArn}",
+		"CLOUDTRIM_LAKE_URL":                 lakeURL,
+		"CLOUDTRIM_QUEUE_URL":                "${ActionsQueue}",
+		"CLOUDTRIM_WEBHOOK_SECRET_ARN":       "${ApprovalSecretArn}",
+		"CLOUDTRIM_SLACK_SIGNING_SECRET_ARN": "${SlackSigningSecretArn}",
 	}},
 	{id: "ActuateFunction", name: "actuate", timeout: 300, memory: 512, env: map[string]string{
 		"CLOUDTRIM_LAKE_URL":              lakeURL,
@@ -79,6 +81,8 @@ var functions = []fn{
 		"CLOUDTRIM_NOTIFY_URL":            "${NotificationUrl}",
 		"CLOUDTRIM_REGIONS":               "${Regions}",
 		"CLOUDTRIM_ACCOUNT":               "${AWS::AccountId}",
+		"CLOUDTRIM_BREAKER_THRESHOLD":     "${BreakerThreshold}",
+		"CLOUDTRIM_BREAKER_COOLDOWN":      "${BreakerCoolDown}",
 	}},
 }
 
@@ -838,8 +842,10 @@ func TestNoSecretInTheTemplateOrTheEnvironment(t *testing.T) {
 				name, isRef := strings.CutPrefix(v, "${")
 				name, isRef2 := strings.CutSuffix(name, "}")
 				p, isParam := s.typed.Parameters[name]
-				if !isRef || !isRef2 || !isParam || p.AllowedPattern == nil || !strings.HasPrefix(*p.AllowedPattern, "^arn:") {
-					t.Errorf("%s.Environment.Variables.%s = %q; want !Ref of a parameter whose AllowedPattern accepts only ARNs", f.id, k, v)
+				// An optional secret's pattern accepts an ARN or nothing.
+				if !isRef || !isRef2 || !isParam || p.AllowedPattern == nil ||
+					!(strings.HasPrefix(*p.AllowedPattern, "^arn:") || strings.HasPrefix(*p.AllowedPattern, "^(arn:") && strings.HasSuffix(*p.AllowedPattern, ")?$")) {
+					t.Errorf("%s.Environment.Variables.%s = %q; want !Ref of a parameter whose AllowedPattern accepts only ARNs (or nothing)", f.id, k, v)
 				}
 			}
 			if strings.Contains(v, "{{resolve:") || looksSecret.MatchString(v) {
@@ -1447,6 +1453,35 @@ func TestEveryRoleIsChecked(t *testing.T) {
 		typ, _ := dig(r, "Type").(string)
 		if strings.HasPrefix(typ, "AWS::IAM::") && !(id == "ActuateRole" && typ == "AWS::IAM::Role") {
 			t.Errorf("resource %s is a %s; the least-privilege tests only see the functions' Policies and ActuateRole", id, typ)
+		}
+	}
+}
+
+// TestSlackSigningSecretIsOptionalAndNarrow: without SlackSigningSecretArn no function may read
+// any secret but the approval one; with it, ApproveFunction alone gets exactly
+// secretsmanager:GetSecretValue on that ARN.
+func TestSlackSigningSecretIsOptionalAndNarrow(t *testing.T) {
+	s := open(t)
+	const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-AbCdEf"
+	for _, set := range []map[string]string{nil, {"SlackSigningSecretArn": arn}} {
+		reads := 0
+		for _, f := range functions {
+			sts, err := s.permissions(f.id, set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range sts {
+				if !slices.Contains(st.Resources, arn) && !slices.Contains(st.Resources, "${SlackSigningSecretArn}") {
+					continue
+				}
+				reads++
+				if f.id != "ApproveFunction" || st.Effect != "Allow" || !slices.Equal(st.Actions, []string{"secretsmanager:GetSecretValue"}) || len(st.Resources) != 1 {
+					t.Errorf("with %v: %s: %s %v on %v; want only ApproveFunction, exactly Allow secretsmanager:GetSecretValue on the Slack secret", set, st.where, st.Effect, st.Actions, st.Resources)
+				}
+			}
+		}
+		if want := len(set); reads != want {
+			t.Errorf("with %v: %d statements read the Slack signing secret; want %d", set, reads, want)
 		}
 	}
 }

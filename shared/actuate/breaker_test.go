@@ -2,6 +2,7 @@ package actuate_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -227,5 +228,37 @@ func TestBreakerRetriesALostRace(t *testing.T) {
 	act.Handle(context.Background(), e.message(as[0]))
 	if b := e.breaker(); !racing.raced || b.Failures != 2 || b.Worker != "w1" {
 		t.Errorf("breaker = %+v; want 2 failures, the last by w1", b)
+	}
+}
+
+func TestBreakerFromEnv(t *testing.T) {
+	tests := []struct {
+		threshold, coolDown string
+		wantN               int
+		wantD               time.Duration
+		wantErr             string
+	}{
+		{"", "", 0, 0, ""},
+		{"3", "30m", 3, 30 * time.Minute, ""},
+		{" 1000 ", "24h", 1000, 24 * time.Hour, ""},
+		{"0", "", 0, 0, "CLOUDTRIM_BREAKER_THRESHOLD=\"0\""},
+		{"1001", "", 0, 0, "from 1 to 1000"},
+		{"five", "", 0, 0, "CLOUDTRIM_BREAKER_THRESHOLD"},
+		{"", "30s", 0, 0, "CLOUDTRIM_BREAKER_COOLDOWN=\"30s\""},
+		{"", "25h", 0, 0, "from 1m to 24h"},
+		{"", "15", 0, 0, "CLOUDTRIM_BREAKER_COOLDOWN"},
+	}
+	for _, tt := range tests {
+		env := map[string]string{actuate.BreakerThresholdEnv: tt.threshold, actuate.BreakerCoolDownEnv: tt.coolDown}
+		n, d, err := actuate.BreakerFromEnv(func(k string) string { return env[k] })
+		if tt.wantErr != "" {
+			if err == nil || !errors.Is(err, domain.ErrInvalid) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("BreakerFromEnv(%q, %q) error = %v; want ErrInvalid containing %q", tt.threshold, tt.coolDown, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || n != tt.wantN || d != tt.wantD {
+			t.Errorf("BreakerFromEnv(%q, %q) = %d, %s, %v; want %d, %s", tt.threshold, tt.coolDown, n, d, err, tt.wantN, tt.wantD)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,37 @@ const (
 	DefaultBreakerThreshold = 5
 	DefaultBreakerCoolDown  = 15 * time.Minute
 )
+
+// Environment variables a host reads into Actuator.BreakerThreshold and
+// Actuator.BreakerCoolDown (see BreakerFromEnv).
+const (
+	BreakerThresholdEnv = "CLOUDTRIM_BREAKER_THRESHOLD"
+	BreakerCoolDownEnv  = "CLOUDTRIM_BREAKER_COOLDOWN"
+)
+
+// BreakerFromEnv reads the circuit breaker's settings: the number of
+// consecutive failed applies on one cloud that opens it (1 to 1000) and
+// how long it stays open (a Go duration from 1m to 24h). Unset values
+// are zero, which the Actuator reads as its defaults. A value out of
+// range or unreadable is domain.ErrInvalid naming the variable: a host
+// refuses to start rather than run with a breaker it was not given.
+func BreakerFromEnv(getenv func(string) string) (threshold int, coolDown time.Duration, err error) {
+	if v := strings.TrimSpace(getenv(BreakerThresholdEnv)); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return 0, 0, fmt.Errorf("%w: %s=%q: want a whole number of failures from 1 to 1000", domain.ErrInvalid, BreakerThresholdEnv, v)
+		}
+		threshold = n
+	}
+	if v := strings.TrimSpace(getenv(BreakerCoolDownEnv)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Minute || d > 24*time.Hour {
+			return 0, 0, fmt.Errorf("%w: %s=%q: want a duration from 1m to 24h (for example 15m)", domain.ErrInvalid, BreakerCoolDownEnv, v)
+		}
+		coolDown = d
+	}
+	return threshold, coolDown, nil
+}
 
 // KillSwitchEnv is the environment variable a host reads into
 // Actuator.KillSwitch; the core never reads the environment itself.

@@ -103,6 +103,9 @@ type Service struct {
 	// SlackSecrets are the Slack app's active signing secrets (two during
 	// rotation); none refuses every Slack request.
 	SlackSecrets [][]byte
+	// SlackReplies, when set, tells the person who clicked a Slack
+	// button what came of it (see SlackReplier).
+	SlackReplies *SlackReplier
 	// LinkSecrets sign approval links (two during rotation); none means
 	// Secrets. Link MACs are domain-separated from webhook MACs.
 	LinkSecrets [][]byte

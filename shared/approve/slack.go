@@ -240,26 +240,36 @@ func (a SlackAction) decode() (SlackValue, error) {
 // but an approval_refused audit event.
 func (s *Service) HandleSlack(ctx context.Context, req Request) (Result, error) {
 	now := s.now()
-	res, err := s.handleSlack(ctx, req, now)
+	res, reply, err := s.handleSlack(ctx, req, now)
 	if err != nil {
 		planID, claimed := claimedBySlack(req.Body)
 		s.refused(ctx, Refusal{Channel: "slack", Claimed: claimed, PlanID: planID, Reason: err})
 	}
+	if reply.url != "" && s.SlackReplies != nil {
+		// Only a verified request names the URL replied to.
+		if rerr := s.SlackReplies.Reply(ctx, reply.url, ReplyText(reply.approver, res, err)); rerr != nil {
+			s.logger().WarnContext(ctx, "slack reply failed", "plan_id", res.PlanID, "error", rerr)
+		}
+	}
 	return res, err
 }
 
-func (s *Service) handleSlack(ctx context.Context, req Request, now time.Time) (Result, error) {
+// slackReply is where to tell a verified clicker what came of it.
+type slackReply struct{ url, approver string }
+
+func (s *Service) handleSlack(ctx context.Context, req Request, now time.Time) (Result, slackReply, error) {
 	if err := VerifySlack(s.SlackSecrets, req.Timestamp, req.Signature, req.Body, now, s.window()); err != nil {
-		return Result{}, fmt.Errorf("approve via slack: %w", err)
+		return Result{}, slackReply{}, fmt.Errorf("approve via slack: %w", err)
 	}
 	p, err := ParseSlackPayload(req.Body)
 	if err != nil {
-		return Result{}, fmt.Errorf("approve via slack: %w", err)
+		return Result{}, slackReply{}, fmt.Errorf("approve via slack: %w", err)
 	}
 	approver, err := p.Approver()
 	if err != nil {
-		return Result{}, fmt.Errorf("approve via slack: %w", err)
+		return Result{}, slackReply{}, fmt.Errorf("approve via slack: %w", err)
 	}
+	reply := slackReply{url: p.ResponseURL, approver: approver}
 	sum := sha256.Sum256([]byte(req.Signature))
 	in := intent{channel: "slack", approver: approver, nonceScope: "slack", nonceID: hex.EncodeToString(sum[:16])}
 	for _, a := range p.Actions {
@@ -268,7 +278,7 @@ func (s *Service) handleSlack(ctx context.Context, req Request, now time.Time) (
 			continue
 		}
 		if in.planID != "" && v.PlanID != in.planID {
-			return Result{}, fmt.Errorf("approve via slack: %w: buttons of two plans in one payload", domain.ErrInvalid)
+			return Result{}, reply, fmt.Errorf("approve via slack: %w: buttons of two plans in one payload", domain.ErrInvalid)
 		}
 		in.planID = v.PlanID
 		switch a.ActionID {
@@ -281,9 +291,14 @@ func (s *Service) handleSlack(ctx context.Context, req Request, now time.Time) (
 		}
 	}
 	if in.planID == "" {
-		return Result{Approved: []string{}, Rejected: []string{}}, nil
+		// The report link: nothing decided, nothing to say.
+		return Result{Approved: []string{}, Rejected: []string{}}, slackReply{}, nil
 	}
-	return s.decide(ctx, in, now)
+	res, err := s.decide(ctx, in, now)
+	if res.PlanID == "" {
+		res.PlanID = in.planID
+	}
+	return res, reply, err
 }
 
 // claimedBySlack returns the plan and the Slack identity an unverified

@@ -130,3 +130,10 @@ func (c Coverage) Refusal(ref ResourceRef) string {
 	}
 	return "scope " + want.String() + " is not in the plan's inventory"
 }
+
+// Audit event types of the kill switch: who engaged or released it, when
+// and why.
+const (
+	AuditKillSwitchOn  AuditType = "kill_switch_on"
+	AuditKillSwitchOff AuditType = "kill_switch_off"
+)

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/cloudtrim/cloudtrim/shared/actuate"
+	"github.com/cloudtrim/cloudtrim/shared/approve"
 	"github.com/cloudtrim/cloudtrim/shared/cloud/awscloud"
 	"github.com/cloudtrim/cloudtrim/shared/cloud/awscloud/sqsqueue"
 	"github.com/cloudtrim/cloudtrim/shared/collect"
@@ -51,6 +52,15 @@ type Config struct {
 	// SecretARN is CLOUDTRIM_WEBHOOK_SECRET_ARN, the Secrets Manager
 	// secret holding the approval webhook's HMAC key.
 	SecretARN string
+	// SlackSecretARN is CLOUDTRIM_SLACK_SIGNING_SECRET_ARN, the Secrets
+	// Manager secret holding the Slack app's signing secret (its current
+	// and previous versions verify). Without it POST /slack/actions
+	// refuses every request.
+	SlackSecretARN string
+	// ReportURL is CLOUDTRIM_REPORT_URL, where people read the plan
+	// reports (an https URL serving the lake's plans/ prefix, or ""):
+	// the plan notification links <ReportURL>/plans/<id>/report.html.
+	ReportURL string
 	// Regions is CLOUDTRIM_REGIONS (comma-separated); empty means every
 	// enabled region.
 	Regions []string
@@ -60,6 +70,12 @@ type Config struct {
 	// KillSwitch is CLOUDTRIM_KILL_SWITCH=1: the actuator defers every
 	// message and changes nothing (see actuate.KillSwitchEngaged).
 	KillSwitch bool
+	// BreakerThreshold and BreakerCoolDown are CLOUDTRIM_BREAKER_THRESHOLD
+	// and CLOUDTRIM_BREAKER_COOLDOWN: consecutive failed applies that
+	// open the circuit breaker and how long it stays open (zero: the
+	// actuator's defaults, 5 and 15m).
+	BreakerThreshold int
+	BreakerCoolDown  time.Duration
 }
 
 // PolicyKey is the lake key of the policy document; without it the
@@ -72,8 +88,14 @@ func ConfigFromEnv(name string, getenv func(string) string) (Config, error) {
 		Name: name, LakeURL: getenv("CLOUDTRIM_LAKE_URL"), QueueURL: getenv("CLOUDTRIM_QUEUE_URL"),
 		DeadLetterURL: getenv("CLOUDTRIM_DEAD_LETTER_QUEUE_URL"), OptInTag: getenv("CLOUDTRIM_OPTIN_TAG"),
 		NotifyURL: getenv("CLOUDTRIM_NOTIFY_URL"), SecretARN: getenv("CLOUDTRIM_WEBHOOK_SECRET_ARN"),
-		Account:    getenv("CLOUDTRIM_ACCOUNT"),
-		KillSwitch: actuate.KillSwitchEngaged(getenv(actuate.KillSwitchEnv)),
+		Account:        getenv("CLOUDTRIM_ACCOUNT"),
+		SlackSecretARN: getenv("CLOUDTRIM_SLACK_SIGNING_SECRET_ARN"),
+		ReportURL:      strings.TrimSpace(getenv("CLOUDTRIM_REPORT_URL")),
+		KillSwitch:     actuate.KillSwitchEngaged(getenv(actuate.KillSwitchEnv)),
+	}
+	var err error
+	if c.BreakerThreshold, c.BreakerCoolDown, err = actuate.BreakerFromEnv(getenv); err != nil {
+		return c, err
 	}
 	for _, r := range strings.Split(getenv("CLOUDTRIM_REGIONS"), ",") {
 		if r = strings.TrimSpace(r); r != "" {
@@ -121,6 +143,11 @@ func ConfigFromEnv(name string, getenv func(string) string) (Config, error) {
 	if _, err := httpapi.NewNotifier(c.NotifyURL, nil); err != nil {
 		return c, fmt.Errorf("CLOUDTRIM_NOTIFY_URL: %w", err)
 	}
+	if c.ReportURL != "" {
+		if u, err := url.Parse(c.ReportURL); err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.User != nil {
+			return c, fmt.Errorf("%w: CLOUDTRIM_REPORT_URL=%q: want an https URL without query or credentials", domain.ErrInvalid, c.ReportURL)
+		}
+	}
 	return c, nil
 }
 
@@ -134,8 +161,9 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("function", c.Name), slog.String("lake_url", c.LakeURL),
 		slog.String("queue_url", c.QueueURL), slog.String("dead_letter_queue_url", c.DeadLetterURL),
 		slog.Bool("apply", c.Apply), slog.String("opt_in_tag", c.OptInTag), slog.String("notify", notify),
-		slog.String("secret_arn", c.SecretARN), slog.Any("regions", c.Regions), slog.String("account", c.Account),
-		slog.Bool("kill_switch", c.KillSwitch))
+		slog.String("secret_arn", c.SecretARN), slog.String("slack_secret_arn", c.SlackSecretARN), slog.String("report_url", c.ReportURL), slog.Any("regions", c.Regions), slog.String("account", c.Account),
+		slog.Bool("kill_switch", c.KillSwitch), slog.Int("breaker_threshold", c.BreakerThreshold),
+		slog.Duration("breaker_cool_down", c.BreakerCoolDown))
 }
 
 func isAccountID(s string) bool {
@@ -161,6 +189,7 @@ type App struct {
 	provider *awscloud.Provider // collect-aws and actuate
 	queue    *sqsqueue.Queue    // approve and actuate
 	secrets  [][]byte           // approve
+	slack    [][]byte           // approve: the Slack app's signing secrets
 	// worker names this execution environment in action states: each
 	// concurrent actuator must have its own name, or one would take the
 	// other's claim for a crashed run of its own and apply the same action
@@ -237,6 +266,11 @@ func NewApp(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Log
 		if a.secrets, err = awscloud.WebhookSecrets(ctx, awsCfg, cfg.SecretARN); err != nil {
 			return fail(fmt.Errorf("approval secret: %w", err))
 		}
+		if cfg.SlackSecretARN != "" {
+			if a.slack, err = awscloud.WebhookSecrets(ctx, awsCfg, cfg.SlackSecretARN); err != nil {
+				return fail(fmt.Errorf("Slack signing secret (CLOUDTRIM_SLACK_SIGNING_SECRET_ARN): %w", err))
+			}
+		}
 	}
 	return a, nil
 }
@@ -265,6 +299,8 @@ func (a *App) Handlers() Handlers {
 		return Handlers{Optimize: a.optimize, Ingest: a.ingest}
 	case "approve":
 		core := a.pipe.Approver(a.secrets, a)
+		core.SlackSecrets = a.slack
+		core.SlackReplies = &approve.SlackReplier{}
 		// The Function URL's root is the signed webhook too, as before.
 		mux := httpapi.NewMux(core, a.logger)
 		mux.Handle("/", httpapi.ApproveHandler(core, a.logger))
@@ -435,16 +471,25 @@ func (a *App) plan(ctx context.Context) (any, error) {
 		return nil, err
 	}
 	tot := report.Summary(in)
-	text := fmt.Sprintf("cloudtrim plan %s: %d actions, %s %s a month. Review the report in the lake (plans/%s/report.html) and approve through the webhook.",
-		plan.ID, tot.Actions, tot.MonthlySavings.Decimal(), plan.Currency, plan.ID)
 	data := map[string]any{"totals": tot}
+	var anomalies []string
 	if in.Spend != nil {
-		if lines := report.AnomalyLines(in.Spend, 5); len(lines) > 0 {
-			text += fmt.Sprintf("\n%d cost anomalies:\n• %s", len(in.Spend.Anomalies), strings.Join(lines, "\n• "))
-		}
+		anomalies = report.AnomalyLines(in.Spend, 5)
 		data["anomalies"] = in.Spend.Anomalies
 	}
-	if err := a.notifier.Notify(ctx, httpapi.Notification{Text: text, Event: "plan", PlanID: plan.ID, Data: data}); err != nil {
+	msg, err := httpapi.PlanNotification(&plan, a.cfg.ReportURL, data)
+	if err != nil {
+		return nil, err
+	}
+	if len(anomalies) > 0 {
+		note := fmt.Sprintf("%d cost anomalies:\n• %s", len(in.Spend.Anomalies), strings.Join(anomalies, "\n• "))
+		msg.Text += "\n" + note
+		// Bill text (service and account names) is escaped so it cannot
+		// mention people or forge links.
+		esc := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(note)
+		msg.Blocks = append(msg.Blocks, approve.Block{Type: "section", Text: &approve.Text{Type: "mrkdwn", Text: esc}})
+	}
+	if err := a.notifier.Notify(ctx, msg); err != nil {
 		// The plan stands; a lost notification is logged, not retried.
 		a.logger.WarnContext(ctx, "notification failed", "error", err)
 	}
@@ -498,6 +543,7 @@ func (a *App) actuate(ctx context.Context, msg Message) error {
 	act := a.pipe.Actuator(map[domain.Cloud]actuate.Resources{domain.AWS: a.provider}, !a.cfg.Apply, a.worker)
 	act.Records = a.plans
 	act.KillSwitch = a.cfg.KillSwitch
+	act.BreakerThreshold, act.BreakerCoolDown = a.cfg.BreakerThreshold, a.cfg.BreakerCoolDown
 	// The kill switch comes before anything that could settle the
 	// message here: while it is engaged nothing is dead-lettered.
 	if res, halted := act.Halted(ctx, msg.Body); halted {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -30,6 +33,7 @@ import (
 	"github.com/cloudtrim/cloudtrim/shared/lake"
 	"github.com/cloudtrim/cloudtrim/shared/pipeline"
 	"github.com/cloudtrim/cloudtrim/shared/pricing"
+	"github.com/cloudtrim/cloudtrim/shared/runtime/httpapi"
 	"github.com/cloudtrim/cloudtrim/shared/runtime/lambda"
 	"github.com/cloudtrim/cloudtrim/shared/runtime/lambda/lambdatest"
 )
@@ -74,7 +78,13 @@ type deployment struct {
 	now        time.Time
 	harnesses  map[string]*lambdatest.Harness
 	apply      bool
+	killSwitch bool
 	bucketName string
+	// notify receives the optimize function's notifications.
+	notify   *httptest.Server
+	notified chan []byte
+	slackKey []byte
+	slackARN string
 }
 
 func newDeployment(t *testing.T) *deployment {
@@ -101,6 +111,15 @@ func newDeployment(t *testing.T) *deployment {
 	d.secretARN = "arn:aws:secretsmanager:us-east-1:" + d.account + ":secret:cloudtrim-approval-AbCdEf"
 	d.secret = []byte("e2e-approval-secret-0123456789abcdef")
 	d.aws.SetSecret(d.secretARN, string(d.secret), "")
+	d.slackARN = "arn:aws:secretsmanager:us-east-1:" + d.account + ":secret:cloudtrim-slack-GhIjKl"
+	d.slackKey = []byte("8f742231b10e8888abcd99aa11bb85a5")
+	d.aws.SetSecret(d.slackARN, string(d.slackKey), "")
+	d.notified = make(chan []byte, 16)
+	d.notify = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		d.notified <- b
+	}))
+	t.Cleanup(d.notify.Close)
 
 	backend := s3mem.New()
 	s3srv := httptest.NewServer(gofakes3.New(backend).Server())
@@ -158,12 +177,17 @@ func (d *deployment) env(name string) []string {
 	case "collect-aws":
 		env = append(env, "CLOUDTRIM_ACCOUNT="+d.account)
 	case "optimize":
-		env = append(env, "CLOUDTRIM_OPTIN_TAG=cloudtrim-optin")
+		env = append(env, "CLOUDTRIM_OPTIN_TAG=cloudtrim-optin", "CLOUDTRIM_NOTIFY_URL="+d.notify.URL+"/hooks/T0/B0/x",
+			"CLOUDTRIM_REPORT_URL=https://reports.example.com/cloudtrim")
 	case "approve":
-		env = append(env, "CLOUDTRIM_QUEUE_URL="+d.queueURL, "CLOUDTRIM_WEBHOOK_SECRET_ARN="+d.secretARN)
+		env = append(env, "CLOUDTRIM_QUEUE_URL="+d.queueURL, "CLOUDTRIM_WEBHOOK_SECRET_ARN="+d.secretARN,
+			"CLOUDTRIM_SLACK_SIGNING_SECRET_ARN="+d.slackARN)
 	case "actuate":
 		env = append(env, "CLOUDTRIM_QUEUE_URL="+d.queueURL, "CLOUDTRIM_DEAD_LETTER_QUEUE_URL="+d.dlqURL,
 			"CLOUDTRIM_ACCOUNT="+d.account, "CLOUDTRIM_OPTIN_TAG=cloudtrim-optin", "CLOUDTRIM_APPLY="+strconv.FormatBool(d.apply))
+		if d.killSwitch {
+			env = append(env, "CLOUDTRIM_KILL_SWITCH=1")
+		}
 	}
 	return env
 }
@@ -235,6 +259,62 @@ func functionURLEvent(t *testing.T, secret, body []byte, at time.Time) []byte {
 		Headers: map[string]string{"content-type": "application/json", "x-cloudtrim-timestamp": ts, "x-cloudtrim-signature": sig},
 		RequestContext: events.LambdaFunctionURLRequestContext{
 			HTTP: events.LambdaFunctionURLRequestContextHTTPDescription{Method: "POST", Path: "/approve", Protocol: "HTTP/1.1", SourceIP: "203.0.113.24"},
+		},
+		Body: string(body),
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// notificationButtons maps the buttons of a Block Kit notification:
+// "<action_id>" (plan buttons) or "<action_id> <action>" (per-action
+// buttons) to the button's value, and "open:<url>" for link buttons.
+func notificationButtons(t *testing.T, n httpapi.Notification) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, b := range n.Blocks {
+		for _, e := range b.Elements {
+			btn, _ := e.(map[string]any) // decoded JSON
+			str := func(k string) string { v, _ := btn[k].(string); return v }
+			switch {
+			case str("type") != "button":
+			case str("url") != "":
+				out["open:"+str("url")] = str("action_id")
+			case strings.HasPrefix(b.BlockID, "act:"):
+				out[str("action_id")+" "+strings.TrimPrefix(b.BlockID, "act:")] = str("value")
+			default:
+				out[str("action_id")] = str("value")
+			}
+		}
+	}
+	return out
+}
+
+// slackClick is the form body Slack posts when user U0001 of team T0001
+// clicks the button actionID whose value is value.
+func slackClick(t *testing.T, actionID, value string) []byte {
+	t.Helper()
+	if value == "" {
+		t.Fatalf("no %s button in the notification", actionID)
+	}
+	p, _ := json.Marshal(map[string]any{"type": "block_actions", "team": map[string]string{"id": "T0001"},
+		"user":    map[string]string{"id": "U0001", "team_id": "T0001"},
+		"actions": []any{map[string]string{"action_id": actionID, "type": "button", "value": value, "action_ts": "1"}}})
+	return []byte("payload=" + url.QueryEscape(string(p)))
+}
+
+// slackURLEvent is Slack's interaction request through the Function URL.
+func slackURLEvent(t *testing.T, key, body []byte, at time.Time) []byte {
+	t.Helper()
+	ts, sig := approve.SignSlack(key, at, body)
+	ev := events.LambdaFunctionURLRequest{
+		Version: "2.0", RawPath: "/slack/actions",
+		Headers: map[string]string{"content-type": "application/x-www-form-urlencoded", "x-slack-request-timestamp": ts, "x-slack-signature": sig},
+		RequestContext: events.LambdaFunctionURLRequestContext{
+			HTTP: events.LambdaFunctionURLRequestContextHTTPDescription{Method: "POST", Path: "/slack/actions", Protocol: "HTTP/1.1", SourceIP: "3.80.0.1"},
 		},
 		Body: string(body),
 	}
@@ -362,6 +442,39 @@ func TestEndToEndOnAWS(t *testing.T) {
 			t.Fatalf("action %s targets account %s", a.ID, a.Target.Account)
 		}
 	}
+	// The plan's notification: Block Kit with approve buttons bound to
+	// the plan and a link to its report.
+	var note httpapi.Notification
+	select {
+	case b := <-d.notified:
+		if err := json.Unmarshal(b, &note); err != nil {
+			t.Fatalf("notification %s: %v", b, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the optimize function posted no notification")
+	}
+	buttons := notificationButtons(t, note)
+	report := "https://reports.example.com/cloudtrim/plans/" + plan.ID + "/report.html"
+	if note.PlanID != plan.ID || buttons["cloudtrim_approve_all"] == "" || buttons["open:"+report] == "" {
+		t.Fatalf("notification for plan %s: plan %q, buttons %v; want approve-all and the report link %s", plan.ID, note.PlanID, buttons, report)
+	}
+
+	// Slack: a click on the first action's approve button in that message,
+	// signed with the Slack app's signing secret from Secrets Manager.
+	sorted := append([]domain.Action(nil), plan.Actions...)
+	domain.SortActions(sorted) // the message's order
+	first := sorted[0]
+	click := slackClick(t, "cloudtrim_approve", buttons["cloudtrim_approve "+first.ID])
+	var slackResp events.LambdaFunctionURLResponse
+	invoke(t, d.function(t, "approve"), slackURLEvent(t, d.slackKey, click, time.Now()), &slackResp)
+	if slackResp.StatusCode != 200 || !strings.Contains(slackResp.Body, first.ID) {
+		t.Fatalf("Slack click: status %d: %s; want 200 approving %s", slackResp.StatusCode, slackResp.Body, first.ID)
+	}
+	invoke(t, d.function(t, "approve"), slackURLEvent(t, []byte("not-the-slack-signing-secret-0000"), click, time.Now()), &slackResp)
+	if slackResp.StatusCode != 401 {
+		t.Fatalf("Slack click with a wrong signing secret: status %d; want 401", slackResp.StatusCode)
+	}
+
 	var again lambda.OptimizeResponse
 	invoke(t, d.function(t, "optimize"), d.s3Event(t, col.Manifest), &again)
 	if planIDOf(t, again) != plan.ID {
@@ -397,9 +510,11 @@ func TestEndToEndOnAWS(t *testing.T) {
 
 	// actuate, dry run (the default): nothing changes.
 	before := d.est.Resources()
+	// The first action was queued twice, by the Slack click and by the
+	// approval of the whole plan: a duplicate the actuator absorbs.
 	handled, failed := d.drain(t, d.function(t, "actuate"))
-	if handled != len(plan.Actions)+2 || failed != 0 {
-		t.Fatalf("dry run: handled %d, %d failures; want %d, none", handled, failed, len(plan.Actions)+2)
+	if handled != len(plan.Actions)+3 || failed != 0 {
+		t.Fatalf("dry run: handled %d, %d failures; want %d, none", handled, failed, len(plan.Actions)+3)
 	}
 	if n := mutatingCalls(d.aws); n != 0 {
 		t.Fatalf("dry run made %d mutating EC2 calls", n)
@@ -427,10 +542,51 @@ func TestEndToEndOnAWS(t *testing.T) {
 		dryWorker = st.Worker
 	}
 
+	// The kill switch, as the function's environment variable and then as
+	// the lake's document: with CLOUDTRIM_APPLY=true every message is
+	// deferred (sent again 15 minutes later, never dead-lettered), no
+	// failure is reported and nothing changes.
+	d.apply, d.killSwitch = true, true
+	d.restart("actuate")
+	for _, how := range []string{"CLOUDTRIM_KILL_SWITCH=1", "the lake's " + lake.KillSwitchKey} {
+		mark := time.Now()
+		requeue(t, d, plan)
+		handled, failed := d.drain(t, d.function(t, "actuate"))
+		if handled != len(plan.Actions) || failed != 0 {
+			t.Fatalf("kill switch (%s): handled %d, %d failures; want %d deferred, none failed", how, handled, failed, len(plan.Actions))
+		}
+		if n := mutatingCalls(d.aws); n != 0 {
+			t.Fatalf("kill switch (%s): %d mutating EC2 calls", how, n)
+		}
+		if dl := d.deadLetters(t); len(dl) != 0 {
+			t.Fatalf("kill switch (%s): dead-lettered %v", how, dl)
+		}
+		deferred := 0
+		audit, err := d.lake.Audit(ctx, mark, time.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range audit {
+			if ev.Type == domain.AuditDeferred && strings.Contains(ev.Outcome, "kill switch") {
+				deferred++
+			}
+		}
+		if deferred < len(plan.Actions) {
+			t.Fatalf("kill switch (%s): %d deferrals audited; want one per action (%d)", how, deferred, len(plan.Actions))
+		}
+		// Next: the document, with the variable gone.
+		d.killSwitch = false
+		d.restart("actuate")
+		if err := d.lake.SetKillSwitch(ctx, domain.KillSwitch{Engaged: true, By: "oncall@example.com", Reason: "e2e", At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.lake.SetKillSwitch(ctx, domain.KillSwitch{Engaged: false, By: "oncall@example.com", Reason: "e2e done", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+
 	// actuate, applied: put the approved actions back (what a new
 	// approval or the requeue does) and drain with CLOUDTRIM_APPLY=true.
-	d.apply = true
-	d.restart("actuate")
 	requeue(t, d, plan)
 	_, failed = d.drain(t, d.function(t, "actuate"))
 	if failed != 0 {

@@ -40,6 +40,7 @@ Commands:
   report    print a plan's report (markdown, html or json)
   serve     run the approval webhook for a chat tool or a browser
   audit     list the audit trail: decisions and changes, before and after
+  kill-switch  show, engage or release the switch that stops all actuation
 
 Run 'cloudtrim <command> --help' for a command's flags. Flags can also be set
 in the environment: CLOUDTRIM_DIR, CLOUDTRIM_LAKE_URL, CLOUDTRIM_WEBHOOK_SECRET,
@@ -60,7 +61,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
 		"demo": cmdDemo, "collect": cmdCollect, "plan": cmdPlan, "approve": cmdApprove,
 		"actuate": cmdActuate, "report": cmdReport, "serve": cmdServe, "ingest": cmdIngest,
-		"audit": cmdAudit,
+		"audit": cmdAudit, "kill-switch": cmdKillSwitch,
 	}
 	run, ok := cmds[args[0]]
 	if !ok {
@@ -274,7 +275,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlags("serve", "Serves the approval webhook (POST /approve, HMAC-signed) until interrupted.", stderr)
+	fs, c := newFlags("serve", "Serves the approval channels until interrupted: POST /approve (the HMAC-signed webhook), POST /slack/actions (Slack interactivity, verified with CLOUDTRIM_SLACK_SIGNING_SECRET) and /approve/link (signed single-use links).", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	if err := parse(fs, args); err != nil {
 		return err

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/cloudtrim/cloudtrim/shared/actuate"
+	"github.com/cloudtrim/cloudtrim/shared/approve"
 	"github.com/cloudtrim/cloudtrim/shared/collect"
 	"github.com/cloudtrim/cloudtrim/shared/domain"
 	"github.com/cloudtrim/cloudtrim/shared/lake"
@@ -47,6 +48,10 @@ type Options struct {
 	Secret []byte
 	Now    func() time.Time
 	Logger *slog.Logger
+	// SlackSecrets are the Slack app's signing secrets for POST
+	// /slack/actions; nil reads CLOUDTRIM_SLACK_SIGNING_SECRET (none
+	// refuses every Slack request).
+	SlackSecrets [][]byte
 	// Getenv reads the environment (default os.Getenv): the actuator's
 	// kill switch is CLOUDTRIM_KILL_SWITCH=1.
 	Getenv func(string) string
@@ -64,6 +69,12 @@ type Runtime struct {
 	now      func() time.Time
 	// killSwitch is CLOUDTRIM_KILL_SWITCH as read when the runtime opened.
 	killSwitch bool
+	// breakerThreshold and breakerCoolDown are CLOUDTRIM_BREAKER_THRESHOLD
+	// and CLOUDTRIM_BREAKER_COOLDOWN (zero: the actuator's defaults).
+	breakerThreshold int
+	breakerCoolDown  time.Duration
+	// slackSecrets verify Slack's interaction requests.
+	slackSecrets [][]byte
 }
 
 // Open opens (or creates) the local state in opts.Dir.
@@ -119,6 +130,18 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 			return nil, err
 		}
 	}
+	threshold, coolDown, err := actuate.BreakerFromEnv(opts.Getenv)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	slack := opts.SlackSecrets
+	if slack == nil {
+		if slack, err = approve.ParseSlackSecrets(opts.Getenv(approve.SlackSigningSecretEnv)); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
 	rt := &Runtime{
 		Pipeline: &pipeline.Pipeline{Lake: l, Prices: prices, Policy: opts.Policy, Now: opts.Now, Logger: opts.Logger},
 		Sim:      sim,
@@ -129,7 +152,10 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		logger:   opts.Logger,
 		now:      opts.Now,
 
-		killSwitch: actuate.KillSwitchEngaged(opts.Getenv(actuate.KillSwitchEnv)),
+		killSwitch:       actuate.KillSwitchEngaged(opts.Getenv(actuate.KillSwitchEnv)),
+		breakerThreshold: threshold,
+		breakerCoolDown:  coolDown,
+		slackSecrets:     slack,
 	}
 	for _, c := range domain.Clouds {
 		rt.Queues[c] = memqueue.New(memqueue.Options{Visibility: 30 * time.Second, MaxAttempts: 5, Now: opts.Now})
@@ -190,7 +216,10 @@ func (rt *Runtime) ServeApprovals(addr string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	mux := httpapi.NewMux(rt.Pipeline.Approver([][]byte{rt.secret}, rt), rt.logger)
+	core := rt.Pipeline.Approver([][]byte{rt.secret}, rt)
+	core.SlackSecrets = rt.slackSecrets
+	core.SlackReplies = &approve.SlackReplier{}
+	mux := httpapi.NewMux(core, rt.logger)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return &Server{URL: "http://" + ln.Addr().String() + "/approve", srv: srv}, nil
@@ -254,6 +283,7 @@ func (rt *Runtime) Actuate(ctx context.Context, dryRun bool, onResult func(actua
 	act := rt.Pipeline.Actuator(providers, dryRun, "local")
 	act.Budget = actuate.RunBudget(rt.Pipeline.Policy.Caps, plan.Resources)
 	act.KillSwitch = rt.killSwitch
+	act.BreakerThreshold, act.BreakerCoolDown = rt.breakerThreshold, rt.breakerCoolDown
 	sum := ActuateSummary{Counts: map[domain.ActionStatus]int{}, Realized: domain.Money{Currency: plan.Currency}, Cap: act.Budget.Left()}
 	defer func() {
 		if err := rt.Sim.Persist(context.WithoutCancel(ctx)); err != nil {

@@ -1,0 +1,200 @@
+package approve
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/cloudtrim/cloudtrim/shared/domain"
+)
+
+// SlackSigningSecretEnv is the environment variable a local host reads
+// the Slack app's signing secret from: one secret, or the old and the
+// new one separated by a comma while it is rotated.
+const SlackSigningSecretEnv = "CLOUDTRIM_SLACK_SIGNING_SECRET"
+
+// MinSlackSecretBytes is the shortest signing secret accepted (Slack's
+// are 32 hex characters).
+const MinSlackSecretBytes = 16
+
+// ParseSlackSecrets reads a value of SlackSigningSecretEnv: empty gives
+// none (every Slack request is then refused); otherwise one or two
+// secrets of at least MinSlackSecretBytes. Errors name the variable and
+// what is wrong, never a secret.
+func ParseSlackSecrets(v string) ([][]byte, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, nil
+	}
+	parts := strings.Split(v, ",")
+	if len(parts) > 2 {
+		return nil, fmt.Errorf("%w: %s holds %d secrets; at most two (the old and the new one while rotating)", domain.ErrInvalid, SlackSigningSecretEnv, len(parts))
+	}
+	var out [][]byte
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if len(p) < MinSlackSecretBytes {
+			return nil, fmt.Errorf("%w: %s: secret %d of %d is shorter than %d characters", domain.ErrInvalid, SlackSigningSecretEnv, i+1, len(parts), MinSlackSecretBytes)
+		}
+		out = append(out, []byte(p))
+	}
+	return out, nil
+}
+
+// SlackReplyHost is the only host a reply is posted to: Slack's
+// response URLs are https://hooks.slack.com/actions/….
+const SlackReplyHost = "hooks.slack.com"
+
+// SlackReplier tells the person who clicked a button what came of it,
+// by posting to the interaction's response_url: a new message in the
+// channel under the original, which keeps its buttons for the other
+// actions. The response URL comes from a verified request, and only
+// https URLs on SlackReplyHost (or AllowHosts, for tests) are called,
+// so a request cannot make the webhook call anywhere else.
+type SlackReplier struct {
+	// Client posts the reply; nil means a client with a 5-second
+	// timeout.
+	Client *http.Client
+	// AllowHosts replaces SlackReplyHost as the allowed hosts, with
+	// http allowed too: for tests against a local server.
+	AllowHosts []string
+}
+
+// SlackReply is the message posted to a response_url.
+type SlackReply struct {
+	ResponseType    string `json:"response_type"`
+	ReplaceOriginal bool   `json:"replace_original"`
+	Text            string `json:"text"`
+}
+
+// ReplyText says what a click did: the approved, rejected and pending
+// actions, or why nothing was done. err is the core's error for the
+// click; its text never holds a secret or a signature.
+func ReplyText(approver string, res Result, err error) string {
+	who := approver
+	if strings.HasPrefix(who, slackPrefix) {
+		if i := strings.LastIndexByte(who, '/'); i >= 0 {
+			who = "<@" + who[i+1:] + ">"
+		}
+	}
+	if err != nil {
+		if !isRefusal(err) {
+			return fmt.Sprintf("Nothing was approved for %s: an internal error; the operators have the details in the approval function's log.", who)
+		}
+		return fmt.Sprintf("Nothing was approved for %s: %s", who, slackEscape(err.Error()))
+	}
+	var parts []string
+	if n := len(res.Approved) - len(res.Pending); n > 0 {
+		parts = append(parts, fmt.Sprintf("approved %s (%d queued for the actuator)", listIDs(res.Approved, res.Pending), res.Enqueued))
+	}
+	if len(res.Pending) > 0 {
+		parts = append(parts, fmt.Sprintf("approved %s, which waits for a second approver", listIDs(res.Pending, nil)))
+	}
+	if len(res.Rejected) > 0 {
+		parts = append(parts, "rejected "+listIDs(res.Rejected, nil))
+	}
+	if len(parts) == 0 {
+		return fmt.Sprintf("%s: nothing to decide in plan %s.", who, slackEscape(res.PlanID))
+	}
+	return fmt.Sprintf("%s %s in plan %s.", who, strings.Join(parts, "; "), slackEscape(res.PlanID))
+}
+
+// isRefusal reports whether err is the core refusing a request (its
+// text is meant for the requester) rather than failing (its text may
+// name stores and is for the log only).
+func isRefusal(err error) bool {
+	for _, kind := range []error{ErrTooLarge, ErrGone, ErrNotAuthorized, domain.ErrInvalid, domain.ErrPermission,
+		domain.ErrNotFound, domain.ErrConflict, domain.ErrUnsupported} {
+		if errors.Is(err, kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// listIDs lists ids not in except, at most five by name.
+func listIDs(ids, except []string) string {
+	skip := map[string]bool{}
+	for _, id := range except {
+		skip[id] = true
+	}
+	var keep []string
+	for _, id := range ids {
+		if !skip[id] {
+			keep = append(keep, slackEscape(id))
+		}
+	}
+	switch {
+	case len(keep) == 1:
+		return "action " + keep[0]
+	case len(keep) <= 5:
+		return fmt.Sprintf("%d actions (%s)", len(keep), strings.Join(keep, ", "))
+	}
+	return fmt.Sprintf("%d actions (%s, …)", len(keep), strings.Join(keep[:5], ", "))
+}
+
+// Reply posts text to responseURL. An URL that is not Slack's is
+// refused with domain.ErrInvalid before any call.
+func (r *SlackReplier) Reply(ctx context.Context, responseURL, text string) error {
+	u, err := url.Parse(responseURL)
+	if err != nil || u.Host == "" || u.User != nil {
+		return fmt.Errorf("%w: slack response_url is not an absolute URL", domain.ErrInvalid)
+	}
+	if !r.allowed(u) {
+		return fmt.Errorf("%w: slack response_url host %q is not %s", domain.ErrInvalid, clean(u.Host, 80), SlackReplyHost)
+	}
+	b, err := json.Marshal(SlackReply{ResponseType: "in_channel", Text: cut(text, 3000)})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	client := r.Client
+	if client == nil {
+		client = &http.Client{Timeout: 5 * time.Second}
+	}
+	// Never follow a redirect off Slack's host.
+	c := *client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL holds a credential: leave it out
+		}
+		return fmt.Errorf("slack reply to %s: %w", u.Host, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("slack reply to %s: HTTP %d", u.Host, resp.StatusCode)
+	}
+	return nil
+}
+
+func (r *SlackReplier) allowed(u *url.URL) bool {
+	if len(r.AllowHosts) == 0 {
+		return u.Scheme == "https" && strings.EqualFold(u.Host, SlackReplyHost)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return false
+	}
+	for _, h := range r.AllowHosts {
+		if strings.EqualFold(u.Host, h) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,184 @@
+package approve_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudtrim/cloudtrim/shared/approve"
+	"github.com/cloudtrim/cloudtrim/shared/domain"
+)
+
+func TestParseSlackSecrets(t *testing.T) {
+	long := strings.Repeat("a", 32)
+	tests := []struct {
+		in      string
+		want    int
+		wantErr string
+	}{
+		{"", 0, ""},
+		{"  ", 0, ""},
+		{long, 1, ""},
+		{long + " , " + strings.Repeat("b", 16), 2, ""},
+		{"short", 0, "secret 1 of 1 is shorter than 16"},
+		{long + ",", 0, "secret 2 of 2 is shorter"},
+		{long + "," + long + "," + long, 0, "at most two"},
+	}
+	for _, tt := range tests {
+		got, err := approve.ParseSlackSecrets(tt.in)
+		if tt.wantErr != "" {
+			if !errors.Is(err, domain.ErrInvalid) || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), long) {
+				t.Errorf("ParseSlackSecrets(%q) error = %v; want ErrInvalid with %q and no secret", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || len(got) != tt.want {
+			t.Errorf("ParseSlackSecrets(%q) = %d secrets, %v; want %d", tt.in, len(got), err, tt.want)
+		}
+	}
+}
+
+// slackInbox is a stand-in for Slack's response_url endpoint.
+type slackInbox struct {
+	mu      sync.Mutex
+	replies []approve.SlackReply
+	srv     *httptest.Server
+}
+
+func newSlackInbox(t *testing.T) *slackInbox {
+	in := &slackInbox{}
+	in.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var rep approve.SlackReply
+		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json; charset=utf-8" || json.Unmarshal(b, &rep) != nil {
+			http.Error(w, "bad reply", http.StatusBadRequest)
+			return
+		}
+		in.mu.Lock()
+		in.replies = append(in.replies, rep)
+		in.mu.Unlock()
+	}))
+	t.Cleanup(in.srv.Close)
+	return in
+}
+
+func (in *slackInbox) host() string { u, _ := url.Parse(in.srv.URL); return u.Host }
+
+func (in *slackInbox) take() []approve.SlackReply {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := in.replies
+	in.replies = nil
+	return out
+}
+
+// withResponseURL rewrites a Slack form body's response_url.
+func withResponseURL(t *testing.T, body []byte, responseURL string) []byte {
+	t.Helper()
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]any
+	if err := json.Unmarshal([]byte(form.Get("payload")), &p); err != nil {
+		t.Fatal(err)
+	}
+	p["response_url"] = responseURL
+	b, _ := json.Marshal(p)
+	return []byte("payload=" + url.QueryEscape(string(b)))
+}
+
+func TestSlackReplyTellsTheClickerWhatHappened(t *testing.T) {
+	f := slackFixture(t)
+	inbox := newSlackInbox(t)
+	f.svc.SlackReplies = &approve.SlackReplier{AllowHosts: []string{inbox.host()}}
+	btn := buttons(t, &f.plan)
+	a0 := f.plan.Actions[0]
+	ctx := context.Background()
+	respURL := inbox.srv.URL + "/actions/T0001/1/abc"
+
+	// A verified click: the reply names the clicker and the action.
+	body := withResponseURL(t, slackBody("T0001", "U0001", btn[approve.SlackActionApprove+" "+a0.ID]), respURL)
+	if _, err := f.svc.HandleSlack(ctx, signedSlack(slackSecret, t0, body)); err != nil {
+		t.Fatal(err)
+	}
+	got := inbox.take()
+	if len(got) != 1 || got[0].ReplaceOriginal || !strings.Contains(got[0].Text, "<@U0001> approved action "+a0.ID) || !strings.Contains(got[0].Text, "1 queued") {
+		t.Fatalf("replies to an approval = %+v; want one new message naming <@U0001> and action %s", got, a0.ID)
+	}
+
+	// The same click again (a replay, verified): refused, and the clicker
+	// is told why.
+	f.now = t0.Add(time.Minute)
+	if _, err := f.svc.HandleSlack(ctx, signedSlack(slackSecret, t0, body)); err == nil {
+		t.Fatal("replay accepted") // a minute old, inside the window: the nonce refuses it
+	}
+	got = inbox.take()
+	if len(got) != 1 || !strings.HasPrefix(got[0].Text, "Nothing was approved for <@U0001>:") {
+		t.Fatalf("replies to a replay = %+v; want one saying nothing was approved", got)
+	}
+
+	// A forged click naming the same response URL: no reply at all.
+	forged := signedSlack([]byte("not-the-signing-secret-0123456789"), f.now, withResponseURL(t, slackBody("T0001", "U0001", btn[approve.SlackActionApproveAll]), respURL))
+	if _, err := f.svc.HandleSlack(ctx, forged); !errors.Is(err, domain.ErrPermission) {
+		t.Fatalf("forged click = %v; want ErrPermission", err)
+	}
+	if got := inbox.take(); len(got) != 0 {
+		t.Fatalf("a forged request made the webhook post %+v", got)
+	}
+
+	// A verified click whose response URL is not Slack's: refused by the
+	// replier, so the webhook cannot be made to call another host.
+	f.svc.SlackReplies = &approve.SlackReplier{}
+	f.now = t0.Add(2 * time.Minute)
+	body = withResponseURL(t, slackBody("T0001", "U0002", btn[approve.SlackActionReject+" "+f.plan.Actions[1].ID]), respURL)
+	if _, err := f.svc.HandleSlack(ctx, signedSlack(slackSecret, f.now, body)); err != nil {
+		t.Fatal(err)
+	}
+	if got := inbox.take(); len(got) != 0 {
+		t.Fatalf("a reply went to %s, which is not %s: %+v", inbox.host(), approve.SlackReplyHost, got)
+	}
+}
+
+func TestSlackReplierRefusesOtherHosts(t *testing.T) {
+	r := &approve.SlackReplier{}
+	for _, u := range []string{
+		"http://hooks.slack.com/actions/x",    // not https
+		"https://hooks.slack.com.evil.test/x", // another host
+		"https://user:pw@hooks.slack.com/x",   // credentials
+		"https://169.254.169.254/latest/meta-data",
+		"hooks.slack.com/actions/x",
+		"",
+	} {
+		if err := r.Reply(context.Background(), u, "hi"); !errors.Is(err, domain.ErrInvalid) {
+			t.Errorf("Reply(%q) = %v; want ErrInvalid before any call", u, err)
+		}
+	}
+}
+
+func TestReplyText(t *testing.T) {
+	res := approve.Result{PlanID: "plan-1", Approved: []string{"a1", "a2", "a3"}, Pending: []string{"a3"}, Rejected: []string{"a4"}, Enqueued: 2}
+	got := approve.ReplyText("slack:T1/U9", res, nil)
+	for _, want := range []string{"<@U9>", "approved 2 actions (a1, a2)", "2 queued", "approved action a3, which waits for a second approver", "rejected action a4", "plan plan-1"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("ReplyText = %q; want %q in it", got, want)
+		}
+	}
+	internal := approve.ReplyText("slack:T1/U9", approve.Result{}, fmt.Errorf("put s3://lake-bucket/decisions/x: connection reset"))
+	if strings.Contains(internal, "lake-bucket") || !strings.Contains(internal, "internal error") {
+		t.Errorf("ReplyText(internal error) = %q; want no detail, only that it was internal", internal)
+	}
+	refused := approve.ReplyText("slack:T1/U9", approve.Result{}, fmt.Errorf("approve: %w: action a1 changed since the message", domain.ErrConflict))
+	if !strings.Contains(refused, "action a1 changed") {
+		t.Errorf("ReplyText(refusal) = %q; want the reason", refused)
+	}
+}
