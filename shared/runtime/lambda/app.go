@@ -268,7 +268,7 @@ func NewApp(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Log
 		}
 		if cfg.SlackSecretARN != "" {
 			if a.slack, err = awscloud.WebhookSecrets(ctx, awsCfg, cfg.SlackSecretARN); err != nil {
-				return fail(fmt.Errorf("Slack signing secret (CLOUDTRIM_SLACK_SIGNING_SECRET_ARN): %w", err))
+				return fail(fmt.Errorf("slack signing secret (CLOUDTRIM_SLACK_SIGNING_SECRET_ARN): %w", err))
 			}
 		}
 	}
