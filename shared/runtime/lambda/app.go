@@ -5,14 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,7 +26,7 @@ import (
 	"github.com/cloudtrim/cloudtrim/shared/lake"
 	"github.com/cloudtrim/cloudtrim/shared/pipeline"
 	"github.com/cloudtrim/cloudtrim/shared/pricing"
-	"github.com/cloudtrim/cloudtrim/shared/report"
+	"github.com/cloudtrim/cloudtrim/shared/runtime/funcapp"
 	"github.com/cloudtrim/cloudtrim/shared/runtime/httpapi"
 )
 
@@ -179,23 +177,18 @@ func isAccountID(s string) bool {
 }
 
 // App is one function's services on AWS: the lake, the pipeline, the
-// AWS provider, the action queues and the notifier.
+// AWS provider, the action queues and the notifier, over the
+// cloud-agnostic core of funcapp.
 type App struct {
 	cfg      Config
 	aws      aws.Config
 	pipe     *pipeline.Pipeline
-	notifier *httpapi.Notifier
+	core     *funcapp.App
 	logger   *slog.Logger
 	provider *awscloud.Provider // collect-aws and actuate
 	queue    *sqsqueue.Queue    // approve and actuate
 	secrets  [][]byte           // approve
 	slack    [][]byte           // approve: the Slack app's signing secrets
-	// worker names this execution environment in action states: each
-	// concurrent actuator must have its own name, or one would take the
-	// other's claim for a crashed run of its own and apply the same action
-	// while the other is still applying it.
-	worker string
-	plans  *planCache
 }
 
 // NewApp opens what function cfg.Name needs: the lake and policy for
@@ -209,7 +202,7 @@ func NewApp(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Log
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, aws: awsCfg, logger: logger, worker: "lambda:" + cfg.Name + ":" + hex.EncodeToString(id[:])}
+	a := &App{cfg: cfg, aws: awsCfg, logger: logger}
 	l, err := lake.Open(ctx, cfg.LakeURL)
 	if err != nil {
 		return nil, err
@@ -232,7 +225,13 @@ func NewApp(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Log
 		}
 	}
 	a.pipe = &pipeline.Pipeline{Lake: l, Prices: prices, Policy: policy, Now: time.Now, Logger: logger}
-	a.plans = &planCache{Lake: l, plans: map[string]domain.Plan{}}
+	// Worker names this execution environment in action states: each
+	// concurrent actuator must have its own name, or one would take the
+	// other's claim for a crashed run of its own and apply the same action
+	// while the other is still applying it.
+	a.core = &funcapp.App{Pipe: a.pipe, ReportURL: cfg.ReportURL, Logger: logger, Cloud: domain.AWS, Apply: cfg.Apply,
+		KillSwitch: cfg.KillSwitch, BreakerThreshold: cfg.BreakerThreshold, BreakerCoolDown: cfg.BreakerCoolDown,
+		Worker: "lambda:" + cfg.Name + ":" + hex.EncodeToString(id[:]), HoldDelay: HoldDelay}
 	if cfg.Name == "optimize" {
 		// Live prices the collectors stored replace the embedded ones.
 		if a.pipe.Prices, err = a.pipe.LoadPrices(ctx, prices); err != nil {
@@ -240,7 +239,7 @@ func NewApp(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Log
 			return nil, err
 		}
 	}
-	if a.notifier, err = httpapi.NewNotifier(cfg.NotifyURL, nil); err != nil {
+	if a.core.Notifier, err = httpapi.NewNotifier(cfg.NotifyURL, nil); err != nil {
 		l.Close()
 		return nil, err
 	}
@@ -254,6 +253,7 @@ func NewApp(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Log
 		if a.provider, err = awscloud.New(ctx, pc); err != nil {
 			return fail(fmt.Errorf("AWS provider: %w", err))
 		}
+		a.core.Resources, a.core.InScope = a.provider, a.provider.InScope
 	}
 	switch cfg.Name {
 	case "approve", "actuate":
@@ -261,6 +261,7 @@ func NewApp(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Log
 		if err != nil {
 			return fail(err)
 		}
+		a.core.Queue = a.queue
 	}
 	if cfg.Name == "approve" {
 		if a.secrets, err = awscloud.WebhookSecrets(ctx, awsCfg, cfg.SecretARN); err != nil {
@@ -298,7 +299,7 @@ func (a *App) Handlers() Handlers {
 	case "optimize":
 		return Handlers{Optimize: a.optimize, Ingest: a.ingest}
 	case "approve":
-		core := a.pipe.Approver(a.secrets, a)
+		core := a.pipe.Approver(a.secrets, a.core)
 		core.SlackSecrets = a.slack
 		core.SlackReplies = &approve.SlackReplier{}
 		// The Function URL's root is the signed webhook too, as before.
@@ -306,7 +307,9 @@ func (a *App) Handlers() Handlers {
 		mux.Handle("/", httpapi.ApproveHandler(core, a.logger))
 		return Handlers{Approve: mux}
 	case "actuate":
-		return Handlers{Actuate: a.actuate}
+		return Handlers{Actuate: func(ctx context.Context, m Message) error {
+			return a.core.Actuate(ctx, funcapp.Message{ID: m.ID, Body: m.Body, Attempt: m.Attempt})
+		}}
 	}
 	return Handlers{}
 }
@@ -374,35 +377,14 @@ func (a *App) refreshPrices(ctx context.Context, prov *awscloud.Provider, res co
 }
 
 // PlanResponse is what the optimize function answers for one manifest.
-type PlanResponse struct {
-	PlanID         string `json:"plan_id"`
-	Actions        int    `json:"actions"`
-	MonthlySavings string `json:"monthly_savings"`
-	Currency       string `json:"currency"`
-	// Reused is true when the newest plan was already made from the same
-	// snapshots (S3 delivers an event at least once).
-	Reused bool `json:"reused,omitempty"`
-}
-
-func (a *App) optimize(ctx context.Context, m SnapshotManifest) (any, error) {
-	if prev, err := a.pipe.LatestPlan(ctx); err == nil && a.sameSnapshots(ctx, prev) {
-		a.logger.InfoContext(ctx, "plan already made from these snapshots", "plan_id", prev.ID, "manifest", m.Key)
-		return planResponse(prev, true), nil
-	}
-	return a.plan(ctx)
-}
+type PlanResponse = funcapp.PlanResponse
 
 // IngestResponse is what the optimize function answers for a billing
-// delivery: the ingest's summary and the plan made with the new bill
-// (none before the first snapshot).
-type IngestResponse struct {
-	RunID    string           `json:"run_id"`
-	Files    int              `json:"files"`
-	Rows     int64            `json:"rows"`
-	Kept     int64            `json:"kept"`
-	Rejected map[string]int64 `json:"rejected_by_rule,omitempty"`
-	Skipped  []string         `json:"skipped,omitempty"`
-	Plan     *PlanResponse    `json:"plan,omitempty"`
+// delivery.
+type IngestResponse = funcapp.IngestResponse
+
+func (a *App) optimize(ctx context.Context, m SnapshotManifest) (any, error) {
+	return a.core.Optimize(ctx, m.Key)
 }
 
 // ingest reads the billing export d's manifest names from the lake's
@@ -412,33 +394,7 @@ func (a *App) ingest(ctx context.Context, d BillingDelivery) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	srcs, err := pipeline.ExpandSources(ctx, []string{src})
-	if err != nil {
-		return nil, err
-	}
-	defer srcs.Close()
-	res, err := a.pipe.Ingest(ctx, srcs, pipeline.IngestOptions{})
-	if err != nil {
-		return nil, err
-	}
-	out := IngestResponse{RunID: res.RunID, Files: len(res.Files), Rows: res.Total.Rows, Kept: res.Total.Kept, Skipped: res.Skipped}
-	for r, n := range res.Total.ByRule {
-		if out.Rejected == nil {
-			out.Rejected = map[string]int64{}
-		}
-		out.Rejected[string(r)] = n
-	}
-	a.logger.InfoContext(ctx, "billing ingested", "run_id", res.RunID, "rows", res.Total.Rows, "kept", res.Total.Kept, "rejected", res.Total.Rejected)
-	pr, err := a.plan(ctx)
-	if errors.Is(err, domain.ErrNotFound) {
-		return out, nil // no snapshot yet: the first collection will plan with this bill
-	}
-	if err != nil {
-		return nil, err
-	}
-	p := pr.(PlanResponse)
-	out.Plan = &p
-	return out, nil
+	return a.core.Ingest(ctx, src)
 }
 
 // billingSource is the URL of a delivered manifest: the lake's own s3://
@@ -460,178 +416,9 @@ func (a *App) billingSource(d BillingDelivery) (string, error) {
 	return u.String(), nil
 }
 
-// plan makes a plan from the latest snapshots and notifies it.
-func (a *App) plan(ctx context.Context) (any, error) {
-	plan, err := a.pipe.Plan(ctx)
-	if err != nil {
-		return nil, err
-	}
-	in, err := a.pipe.ReportInput(ctx, plan)
-	if err != nil {
-		return nil, err
-	}
-	tot := report.Summary(in)
-	data := map[string]any{"totals": tot}
-	var anomalies []string
-	if in.Spend != nil {
-		anomalies = report.AnomalyLines(in.Spend, 5)
-		data["anomalies"] = in.Spend.Anomalies
-	}
-	msg, err := httpapi.PlanNotification(&plan, a.cfg.ReportURL, data)
-	if err != nil {
-		return nil, err
-	}
-	if len(anomalies) > 0 {
-		note := fmt.Sprintf("%d cost anomalies:\n• %s", len(in.Spend.Anomalies), strings.Join(anomalies, "\n• "))
-		msg.Text += "\n" + note
-		// Bill text (service and account names) is escaped so it cannot
-		// mention people or forge links.
-		esc := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(note)
-		msg.Blocks = append(msg.Blocks, approve.Block{Type: "section", Text: &approve.Text{Type: "mrkdwn", Text: esc}})
-	}
-	if err := a.notifier.Notify(ctx, msg); err != nil {
-		// The plan stands; a lost notification is logged, not retried.
-		a.logger.WarnContext(ctx, "notification failed", "error", err)
-	}
-	return planResponse(plan, false), nil
-}
-
-func planResponse(p domain.Plan, reused bool) PlanResponse {
-	return PlanResponse{PlanID: p.ID, Actions: len(p.Actions), MonthlySavings: p.TotalSavings().Decimal(), Currency: p.Currency, Reused: reused}
-}
-
-// sameSnapshots reports whether plan was made from the latest snapshot
-// of every cloud and the current policy.
-func (a *App) sameSnapshots(ctx context.Context, plan domain.Plan) bool {
-	if plan.PolicyHash != a.pipe.Policy.Hash() {
-		return false
-	}
-	used := map[domain.Cloud]string{}
-	for _, s := range plan.Snapshots {
-		used[s.Cloud] = s.RunID
-	}
-	for _, c := range domain.Clouds {
-		s, err := a.pipe.Lake.LatestSnapshot(ctx, c)
-		if errors.Is(err, domain.ErrNotFound) {
-			if _, ok := used[c]; ok {
-				return false
-			}
-			continue
-		}
-		if err != nil || used[c] != s.Ref().RunID {
-			return false
-		}
-	}
-	return true
-}
-
-// Enqueue implements approve.Enqueuer: this deployment's queue takes the
-// actions on AWS resources of its account.
-func (a *App) Enqueue(ctx context.Context, cloud domain.Cloud, body []byte) error {
-	if cloud != domain.AWS {
-		return fmt.Errorf("%w: this deployment's action queue takes AWS actions only, not %s", domain.ErrUnsupported, cloud)
-	}
-	return a.queue.Send(ctx, body)
-}
-
 // HoldDelay is how long an action held back by the day's blast-radius
 // cap waits before it is offered again (SQS's longest message delay).
 const HoldDelay = 15 * time.Minute
-
-func (a *App) actuate(ctx context.Context, msg Message) error {
-	log := a.logger.With("message_id", msg.ID, "attempt", msg.Attempt)
-	act := a.pipe.Actuator(map[domain.Cloud]actuate.Resources{domain.AWS: a.provider}, !a.cfg.Apply, a.worker)
-	act.Records = a.plans
-	act.KillSwitch = a.cfg.KillSwitch
-	act.BreakerThreshold, act.BreakerCoolDown = a.cfg.BreakerThreshold, a.cfg.BreakerCoolDown
-	// The kill switch comes before anything that could settle the
-	// message here: while it is engaged nothing is dead-lettered.
-	if res, halted := act.Halted(ctx, msg.Body); halted {
-		return a.deferMessage(ctx, log, msg, res)
-	}
-	var head domain.QueuedAction
-	if err := json.Unmarshal(msg.Body, &head); err == nil && head.Action.Target.ID != "" {
-		if err := a.provider.InScope(ctx, head.Action.Target); err != nil {
-			return a.deadLetter(ctx, log, msg, "refused: "+err.Error())
-		}
-	}
-	if head.Action.PlanID != "" && a.cfg.Apply {
-		plan, err := a.plans.GetPlan(ctx, head.Action.PlanID)
-		if err == nil {
-			if act.Budget, err = a.pipe.DayBudget(ctx, plan); err != nil {
-				return fmt.Errorf("blast-radius budget: %w", err)
-			}
-		}
-	}
-	res := act.Handle(ctx, msg.Body)
-	switch res.Disposition {
-	case actuate.Ack:
-		return nil
-	case actuate.Hold:
-		if err := a.queue.SendDelayed(ctx, msg.Body, HoldDelay); err != nil {
-			return fmt.Errorf("hold %s for later: %w", res.ActionID, err)
-		}
-		log.InfoContext(ctx, "held for a later run by the blast-radius cap", "action_id", res.ActionID, "delay", HoldDelay)
-		return nil
-	case actuate.DeadLetter:
-		return a.deadLetter(ctx, log, msg, res.Reason)
-	case actuate.Defer:
-		return a.deferMessage(ctx, log, msg, res)
-	}
-	return fmt.Errorf("retry: %s", res.Reason)
-}
-
-// deferMessage sends a message deferred by the kill switch or a circuit
-// breaker again, HoldDelay later, and lets this delivery be deleted: a
-// fresh message, so the wait never counts towards the redrive policy's
-// receive limit and never dead-letters it. When the send fails the
-// message is left for redelivery.
-func (a *App) deferMessage(ctx context.Context, log *slog.Logger, msg Message, res actuate.Result) error {
-	if err := a.queue.SendDelayed(ctx, msg.Body, HoldDelay); err != nil {
-		return fmt.Errorf("defer %s: %w", res.ActionID, err)
-	}
-	log.WarnContext(ctx, "deferred", "action_id", res.ActionID, "reason", res.Reason, "delay", HoldDelay)
-	return nil
-}
-
-// planCache is the lake with the plans it has read kept in memory: a
-// plan never changes once written, and every message of a batch names
-// one, read for its budget and again by the actuator.
-type planCache struct {
-	*lake.Lake
-	mu    sync.Mutex
-	plans map[string]domain.Plan
-}
-
-// GetPlan returns the plan, from memory after the first read.
-func (c *planCache) GetPlan(ctx context.Context, id string) (domain.Plan, error) {
-	c.mu.Lock()
-	p, ok := c.plans[id]
-	c.mu.Unlock()
-	if ok {
-		return p, nil
-	}
-	p, err := c.Lake.GetPlan(ctx, id)
-	if err != nil {
-		return p, err
-	}
-	c.mu.Lock()
-	c.plans[id] = p
-	c.mu.Unlock()
-	return p, nil
-}
-
-// deadLetter sends a message to the dead-letter queue with its reason;
-// the message is then done (SQS deletes it). When even that fails, the
-// message is retried and SQS's redrive policy dead-letters it in the
-// end.
-func (a *App) deadLetter(ctx context.Context, log *slog.Logger, msg Message, reason string) error {
-	if err := a.queue.SendDeadLetter(ctx, msg.Body, msg.Attempt, reason); err != nil {
-		return fmt.Errorf("dead-letter (%s): %w", reason, err)
-	}
-	log.WarnContext(ctx, "message dead-lettered", "reason", reason)
-	return nil
-}
 
 // Main runs function name. Inside Lambda (AWS_LAMBDA_RUNTIME_API set)
 // it serves invocations until SIGTERM. Outside, it runs one invocation
