@@ -26,22 +26,38 @@ const MinSlackSecretBytes = 16
 
 // ParseSlackSecrets reads a value of SlackSigningSecretEnv: empty gives
 // none (every Slack request is then refused); otherwise one or two
-// secrets of at least MinSlackSecretBytes. Errors name the variable and
-// what is wrong, never a secret.
+// secrets of at least MinSlackSecretBytes (see ParseSecrets).
 func ParseSlackSecrets(v string) ([][]byte, error) {
+	return ParseSecrets(SlackSigningSecretEnv, v, MinSlackSecretBytes)
+}
+
+// keyVaultPrefix starts an Azure app setting whose Key Vault reference
+// the platform could not resolve: it then passes the reference itself.
+const keyVaultPrefix = "@Microsoft.KeyVault("
+
+// ParseSecrets reads secrets from the setting name's value v: empty
+// gives none; otherwise one secret, or the old and the new one separated
+// by a comma while rotating, each at least minLen bytes. A value that is
+// an unresolved Azure Key Vault reference is refused: taken as a key, it
+// would be a public string. Errors name the setting and what is wrong,
+// never a secret.
+func ParseSecrets(name, v string, minLen int) ([][]byte, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return nil, nil
 	}
+	if strings.HasPrefix(v, keyVaultPrefix) {
+		return nil, fmt.Errorf("%w: %s is an unresolved Key Vault reference: grant the function app's identity Key Vault Secrets User on the vault and check the secret exists", domain.ErrInvalid, name)
+	}
 	parts := strings.Split(v, ",")
 	if len(parts) > 2 {
-		return nil, fmt.Errorf("%w: %s holds %d secrets; at most two (the old and the new one while rotating)", domain.ErrInvalid, SlackSigningSecretEnv, len(parts))
+		return nil, fmt.Errorf("%w: %s holds %d secrets; at most two (the old and the new one while rotating)", domain.ErrInvalid, name, len(parts))
 	}
 	var out [][]byte
 	for i, p := range parts {
 		p = strings.TrimSpace(p)
-		if len(p) < MinSlackSecretBytes {
-			return nil, fmt.Errorf("%w: %s: secret %d of %d is shorter than %d characters", domain.ErrInvalid, SlackSigningSecretEnv, i+1, len(parts), MinSlackSecretBytes)
+		if len(p) < minLen {
+			return nil, fmt.Errorf("%w: %s: secret %d of %d is shorter than %d characters", domain.ErrInvalid, name, i+1, len(parts), minLen)
 		}
 		out = append(out, []byte(p))
 	}

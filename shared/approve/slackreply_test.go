@@ -32,6 +32,7 @@ func TestParseSlackSecrets(t *testing.T) {
 		{"short", 0, "secret 1 of 1 is shorter than 16"},
 		{long + ",", 0, "secret 2 of 2 is shorter"},
 		{long + "," + long + "," + long, 0, "at most two"},
+		{"@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/slack/)", 0, "unresolved Key Vault reference"},
 	}
 	for _, tt := range tests {
 		got, err := approve.ParseSlackSecrets(tt.in)

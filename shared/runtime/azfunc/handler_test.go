@@ -67,11 +67,15 @@ func (c *calls) handlers() azfunc.Handlers {
 
 func sample(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "events", "azure", name))
+	b, err := readSample(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func readSample(name string) ([]byte, error) {
+	return os.ReadFile(filepath.Join("..", "..", "..", "events", "azure", name))
 }
 
 func post(t *testing.T, h http.Handler, path string, body []byte) (int, azfunc.InvokeResponse) {
