@@ -79,15 +79,27 @@ type curManifestJSON struct {
 	ExportName  string          `json:"exportName"`
 	DataFiles   json.RawMessage `json:"dataFiles"`
 	Schema      json.RawMessage `json:"schema"`
-	// Both.
+	// Azure Cost Management exports (manifest.json of an export run).
+	ManifestVersion string          `json:"manifestVersion"`
+	Blobs           json.RawMessage `json:"blobs"`
+	ExportConfig    *struct {
+		ExportName string `json:"exportName"`
+	} `json:"exportConfig"`
+	RunInfo *struct {
+		RunID     string `json:"runId"`
+		StartDate string `json:"startDate"`
+		EndDate   string `json:"endDate"`
+	} `json:"runInfo"`
+	// Both AWS kinds.
 	BillingPeriod *struct {
 		Start string `json:"start"`
 		End   string `json:"end"`
 	} `json:"billingPeriod"`
 }
 
-// ParseCURManifest reads a legacy CUR manifest or an AWS Data Exports
-// (CUR 2.0) manifest. A document that is not JSON, has neither
+// ParseCURManifest reads a legacy CUR manifest, an AWS Data Exports
+// (CUR 2.0) manifest or an Azure Cost Management export's manifest.json
+// (see parseAzureExportManifest). A document that is not JSON, has neither
 // "reportKeys" nor "dataFiles", lacks a readable "billingPeriod", or
 // names a file it cannot place in a bucket is domain.ErrInvalid, with
 // the field at fault named.
@@ -102,6 +114,9 @@ func ParseCURManifest(data []byte) (*CURManifest, error) {
 	}
 	m := &CURManifest{}
 	hasKeys, hasFiles := present(raw.ReportKeys), present(raw.DataFiles)
+	if present(raw.Blobs) && !hasKeys && !hasFiles {
+		return parseAzureExportManifest(raw)
+	}
 	switch {
 	case hasKeys && hasFiles:
 		return nil, fail(`both "reportKeys" (legacy CUR) and "dataFiles" (Data Exports) are present`)
@@ -178,6 +193,54 @@ func ParseCURManifest(data []byte) (*CURManifest, error) {
 	}
 	if m.Columns, err = manifestColumns(cols); err != nil {
 		return nil, fail("%v", err)
+	}
+	return m, nil
+}
+
+// parseAzureExportManifest reads the manifest.json an Azure Cost
+// Management export writes beside each run's files: "blobs" lists the
+// files ({"blobName": path in the container}), "runInfo" the dates the
+// run covers. Version is "azure"; Bucket is empty (the container is the
+// manifest's own).
+func parseAzureExportManifest(raw curManifestJSON) (*CURManifest, error) {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("parse Azure export manifest: %w: "+format, append([]any{domain.ErrInvalid}, args...)...)
+	}
+	m := &CURManifest{Version: "azure"}
+	if raw.ExportConfig != nil {
+		m.Name = raw.ExportConfig.ExportName
+	}
+	var blobs []struct {
+		BlobName string `json:"blobName"`
+	}
+	if err := json.Unmarshal(raw.Blobs, &blobs); err != nil {
+		return nil, fail(`"blobs" is not a list of {"blobName": …} objects: %v`, err)
+	}
+	for i, b := range blobs {
+		name := strings.TrimPrefix(strings.TrimSpace(b.BlobName), "/")
+		if name == "" || strings.Contains(name, "..") {
+			return nil, fail(`"blobs"[%d].blobName %q is not a blob path`, i, b.BlobName)
+		}
+		m.Files = append(m.Files, name)
+	}
+	if raw.RunInfo == nil {
+		return nil, fail(`"runInfo" is missing`)
+	}
+	m.DeliveryID = raw.RunInfo.RunID
+	var err error
+	if m.BillingPeriodStart, err = manifestTime(raw.RunInfo.StartDate); err != nil {
+		return nil, fail(`"runInfo.startDate": %v`, err)
+	}
+	if m.BillingPeriodEnd, err = manifestTime(raw.RunInfo.EndDate); err != nil {
+		return nil, fail(`"runInfo.endDate": %v`, err)
+	}
+	// The end is the run's last day, inclusive, unless it falls on a
+	// month's first day (an exclusive end, as the AWS manifests give).
+	if m.BillingPeriodEnd.Day() != 1 || m.BillingPeriodEnd.Hour() != 0 || !m.BillingPeriodEnd.After(m.BillingPeriodStart) {
+		m.BillingPeriodEnd = m.BillingPeriodEnd.Truncate(24 * time.Hour).Add(24 * time.Hour)
+	}
+	if !m.BillingPeriodEnd.After(m.BillingPeriodStart) {
+		return nil, fail(`"runInfo" ends (%s) before it starts (%s)`, raw.RunInfo.EndDate, raw.RunInfo.StartDate)
 	}
 	return m, nil
 }

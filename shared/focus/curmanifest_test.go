@@ -114,7 +114,7 @@ func TestParseCURManifestErrors(t *testing.T) {
 	}{
 		{"not JSON", `<xml/>`, "not a JSON object"},
 		{"a list", `[1, 2]`, "not a JSON object"},
-		{"an Azure manifest", `{"manifestVersion": "2024-04-01", "blobs": [], ` + bp + `}`, `neither "reportKeys"`},
+		{"an Azure manifest without its run", `{"manifestVersion": "2024-04-01", "blobs": [], ` + bp + `}`, `"runInfo" is missing`},
 		{"both kinds", `{"reportKeys": ["a"], "dataFiles": ["s3://b/k"], ` + bp + `}`, "both"},
 		{"no billing period", `{"reportKeys": ["a.csv.gz"]}`, `"billingPeriod" is missing`},
 		{"bad start", `{"reportKeys": ["a.csv.gz"], "billingPeriod": {"start": "March", "end": "20240401T000000.000Z"}}`, `"billingPeriod.start"`},
@@ -135,5 +135,38 @@ func TestParseCURManifestErrors(t *testing.T) {
 				t.Errorf("ParseCURManifest(%s) = %v, %v; want an ErrInvalid mentioning %s", tc.doc, m, err, tc.mention)
 			}
 		})
+	}
+}
+
+func TestParseAzureExportManifest(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "azure-export", "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseCURManifest(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"cloudtrim-daily/20261101-20261130/c3a1e8f0-0000-4000-8000-000000000001/part_0_0001.csv.gz",
+		"cloudtrim-daily/20261101-20261130/c3a1e8f0-0000-4000-8000-000000000001/part_1_0001.csv.gz",
+	}
+	if m.Version != "azure" || m.Name != "cloudtrim-daily" || m.DeliveryID != "c3a1e8f0-0000-4000-8000-000000000001" || strings.Join(m.Files, ",") != strings.Join(want, ",") {
+		t.Fatalf("manifest = %+v", m)
+	}
+	// The run's last day is inclusive: the period ends the next midnight.
+	if !m.BillingPeriodStart.Equal(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)) || !m.BillingPeriodEnd.Equal(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("period %s – %s; want 2026-11-01 – 2026-11-23", m.BillingPeriodStart, m.BillingPeriodEnd)
+	}
+	for _, bad := range []struct{ doc, want string }{
+		{`{"blobs": [{"blobName": "a.csv"}]}`, `"runInfo" is missing`},
+		{`{"blobs": "a.csv", "runInfo": {}}`, `"blobs" is not a list`},
+		{`{"blobs": [{"blobName": "../x.csv"}], "runInfo": {"startDate": "2026-11-01", "endDate": "2026-11-02"}}`, "is not a blob path"},
+		{`{"blobs": [], "runInfo": {"startDate": "2026-11-05", "endDate": "2026-11-01"}}`, "ends"},
+		{`{"blobs": [], "runInfo": {"startDate": "soon", "endDate": "2026-11-01"}}`, `"runInfo.startDate"`},
+	} {
+		if _, err := ParseCURManifest([]byte(bad.doc)); !errors.Is(err, domain.ErrInvalid) || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("ParseCURManifest(%s) = %v; want ErrInvalid with %q", bad.doc, err, bad.want)
+		}
 	}
 }
