@@ -105,7 +105,7 @@ type Service struct {
 	SlackSecrets [][]byte
 	// SlackReplies, when set, tells the person who clicked a Slack
 	// button what came of it (see SlackReplier).
-	SlackReplies *SlackReplier
+	SlackReplies SlackReplier
 	// LinkSecrets sign approval links (two during rotation); none means
 	// Secrets. Link MACs are domain-separated from webhook MACs.
 	LinkSecrets [][]byte

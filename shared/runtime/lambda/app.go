@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/cloudtrim/cloudtrim/shared/actuate"
-	"github.com/cloudtrim/cloudtrim/shared/approve"
 	"github.com/cloudtrim/cloudtrim/shared/cloud/awscloud"
 	"github.com/cloudtrim/cloudtrim/shared/cloud/awscloud/sqsqueue"
 	"github.com/cloudtrim/cloudtrim/shared/collect"
@@ -301,7 +300,7 @@ func (a *App) Handlers() Handlers {
 	case "approve":
 		core := a.pipe.Approver(a.secrets, a.core)
 		core.SlackSecrets = a.slack
-		core.SlackReplies = &approve.SlackReplier{}
+		core.SlackReplies = &httpapi.SlackReplier{}
 		// The Function URL's root is the signed webhook too, as before.
 		mux := httpapi.NewMux(core, a.logger)
 		mux.Handle("/", httpapi.ApproveHandler(core, a.logger))

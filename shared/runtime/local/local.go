@@ -218,7 +218,7 @@ func (rt *Runtime) ServeApprovals(addr string) (*Server, error) {
 	}
 	core := rt.Pipeline.Approver([][]byte{rt.secret}, rt)
 	core.SlackSecrets = rt.slackSecrets
-	core.SlackReplies = &approve.SlackReplier{}
+	core.SlackReplies = &httpapi.SlackReplier{}
 	mux := httpapi.NewMux(core, rt.logger)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
