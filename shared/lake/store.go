@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -89,8 +90,16 @@ func (s *bucketStore) Put(ctx context.Context, key string, data []byte, ifNotExi
 		mu.Lock()
 		defer mu.Unlock()
 	}
+	// Upload, not WriteAll: WriteAll adds a Content-MD5 and so writes
+	// through the driver's Write, and gocloud v0.47.0's azureblob writer
+	// dereferences a nil pipe in Close when such an upload fails (every
+	// refused create-if-absent, every 403 or 503). Upload hands the whole
+	// body to the driver in one call where the driver can take it
+	// (azureblob, s3blob, gcsblob) and to Write otherwise (fileblob,
+	// memblob). The lake's manifests carry each file's checksum, which
+	// readers verify.
 	opts := &blob.WriterOptions{IfNotExist: ifNotExist, ContentType: contentType(key)}
-	if err := s.b.WriteAll(ctx, key, data, opts); err != nil {
+	if err := s.b.Upload(ctx, key, bytes.NewReader(data), opts); err != nil {
 		return kindOf(err)
 	}
 	return nil
@@ -164,9 +173,18 @@ func (s *bucketStore) ModTime(ctx context.Context, key string) (time.Time, error
 func (s *bucketStore) Close() error { return s.b.Close() }
 
 // kindOf maps a gocloud error to a domain kind, keeping the original in
-// the chain. Azure answers 409 BlobAlreadyExists to If-None-Match: *;
-// gocloud reports it as FailedPrecondition today, and AlreadyExists is
-// mapped the same way in case a driver says so.
+// the chain.
+//
+// A refused conditional write is domain.ErrConflict whatever the backend
+// calls it: S3 and GCS answer 412 (If-None-Match: *, a generation
+// precondition), Azure answers If-None-Match: * on an existing blob with
+// 409 BlobAlreadyExists (Azurite always does; Azure Storage documents 409
+// BlobAlreadyExists and 412 ConditionNotMet). gocloud reports the codes
+// it knows as FailedPrecondition (AlreadyExists is taken the same way in
+// case a driver says so); the HTTP status, 409 or 412, catches those it
+// does not, such as S3's 409 ConditionalRequestConflict between two
+// racing conditional writes or Azure's 412 LeaseIdMissing on a leased
+// blob.
 func kindOf(err error) error {
 	var kind error
 	switch gcerrors.Code(err) {
@@ -184,15 +202,14 @@ func kindOf(err error) error {
 		kind = domain.ErrUnsupported
 	default:
 		// Drivers leave some answers Unknown (S3's 403
-		// SignatureDoesNotMatch, 503 SlowDown): the HTTP status, which
-		// every SDK's response error reports, still says what it is.
-		var status interface{ HTTPStatusCode() int }
-		if !errors.As(err, &status) {
-			return err
-		}
-		switch status.HTTPStatusCode() {
+		// SignatureDoesNotMatch, 503 SlowDown; Azure's 403
+		// AuthorizationPermissionMismatch, 503 ServerBusy, 412
+		// LeaseIdMissing): the HTTP status still says what it is.
+		switch httpStatus(err) {
 		case 401, 403:
 			kind = domain.ErrPermission
+		case 409, 412:
+			kind = domain.ErrConflict
 		case 429, 503:
 			kind = domain.ErrThrottled
 		default:
@@ -201,6 +218,27 @@ func kindOf(err error) error {
 	}
 	return fmt.Errorf("%w: %w", kind, err)
 }
+
+// httpStatus returns the HTTP status of the first SDK response error in
+// err's chain, or 0. AWS's errors report it with an HTTPStatusCode
+// method; the other SDKs' are read by the statusOf hooks their drivers'
+// files register (drivers.go), so that builds leaving a driver out
+// (tag awslambda) do not link its SDK.
+func httpStatus(err error) int {
+	var coder interface{ HTTPStatusCode() int }
+	if errors.As(err, &coder) {
+		return coder.HTTPStatusCode()
+	}
+	for _, of := range statusOf {
+		if s := of(err); s != 0 {
+			return s
+		}
+	}
+	return 0
+}
+
+// statusOf are the registered readers of an SDK error's HTTP status.
+var statusOf []func(error) int
 
 func contentType(key string) string {
 	switch strings.ToLower(path.Ext(key)) {

