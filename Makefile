@@ -9,7 +9,7 @@ DIST     := dist
 CLOUDTRIM_STANDINS ?= $(HOME)/.cache/cloudtrim/standins
 export CLOUDTRIM_STANDINS
 
-.PHONY: all build demo test vet unit bench package clean fmt standins fuzz
+.PHONY: all build demo test vet unit bench package package-lambda package-azure clean fmt standins fuzz
 
 # How long make fuzz (and so make test) fuzzes each target.
 FUZZTIME ?= 5s
@@ -50,8 +50,11 @@ bench: package standins
 	$(GO) run ./tools/bench
 
 ## package: the zips SAM deploys: a linux/arm64 'bootstrap' per function, built
-## with the Lambda host only (tag awslambda) and no RPC mode (lambda.norpc)
-package:
+## with the Lambda host only (tag awslambda) and no RPC mode (lambda.norpc); and
+## dist/azure.zip, the Azure function app: the linux/amd64 custom handler
+## cloudtrim-azure beside infra/azure's host.json and function folders
+package: package-lambda package-azure
+package-lambda:
 	@mkdir -p $(DIST)
 	@for f in $(FUNCTIONS); do \
 		echo "package $$f"; \
@@ -59,6 +62,15 @@ package:
 		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc,awslambda -trimpath -ldflags='-s -w' -o $(DIST)/$$f/bootstrap ./functions/$$f || exit 1; \
 		$(GO) run ./tools/zipdir $(DIST)/$$f $(DIST)/$$f.zip || exit 1; \
 	done
+
+AZURE_FUNCTIONS := collect optimize ingest approve actuate
+package-azure:
+	@echo "package azure"
+	@rm -rf $(DIST)/azure && mkdir -p $(DIST)/azure
+	@cp infra/azure/host.json $(DIST)/azure/
+	@for f in $(AZURE_FUNCTIONS); do mkdir -p $(DIST)/azure/$$f && cp infra/azure/$$f/function.json $(DIST)/azure/$$f/ || exit 1; done
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -tags azurefunc -trimpath -ldflags='-s -w' -o $(DIST)/azure/cloudtrim-azure ./functions/azure
+	$(GO) run ./tools/zipdir $(DIST)/azure $(DIST)/azure.zip
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -105,7 +105,7 @@ for f in "${functions[@]}"; do
 	cp "$here/$f/function.json" "$pkg/$f/"
 done
 echo "building cloudtrim-azure for linux/amd64"
-(cd "$repo" && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags='-s -w' -o "$pkg/cloudtrim-azure" ./functions/azure)
+(cd "$repo" && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -tags azurefunc -trimpath -ldflags='-s -w' -o "$pkg/cloudtrim-azure" ./functions/azure)
 (cd "$repo" && go run ./tools/zipdir "$pkg" "$stage/cloudtrim-azure.zip")
 
 echo "deploying $template in subscription $account (deployment $name, $location)"

@@ -2,15 +2,15 @@
 
 package lake
 
-// The Google Cloud Storage and Azure Blob drivers. Builds for AWS Lambda
-// (tag awslambda) leave them out: a function deployed on AWS keeps its
-// lake in S3, and the two SDKs would add megabytes to every package.
+// The Azure Blob driver. Builds for AWS Lambda (tag awslambda) leave it
+// out: a function deployed on AWS keeps its lake in S3, and the SDK would
+// add megabytes to every package. See drivers_s3.go and drivers_gcs.go
+// for the others.
 import (
 	"errors"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	_ "gocloud.dev/blob/azureblob"
-	_ "gocloud.dev/blob/gcsblob"
 )
 
 // Azure's response error has a StatusCode field, not the HTTPStatusCode

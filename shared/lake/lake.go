@@ -32,7 +32,6 @@ import (
 	// The backends the lake opens by URL.
 	_ "gocloud.dev/blob/fileblob"
 	_ "gocloud.dev/blob/memblob"
-	_ "gocloud.dev/blob/s3blob"
 
 	"github.com/cloudtrim/cloudtrim/shared/domain"
 )

@@ -40,7 +40,7 @@ func main() {
 	step := flag.String("step", "", "internal: run one measurement (collect or optimize) in this process")
 	dir := flag.String("dir", "", "internal: lake directory")
 	cpuprofile := flag.String("cpuprofile", "", "with -step or -only approvals: write a CPU profile of the measurement to this file")
-	only := flag.String("only", "", "run only this table: billing or approvals")
+	only := flag.String("only", "", "run only this table: billing, approvals or azure")
 	approvalsDuration := flag.Duration("approvals-duration", defaultApprovals.Duration, "how long the approvals table drives the webhook")
 	approvalsSizes := flag.String("approvals-estates", "0,2000", "estate sizes of the approvals table, comma-separated; 0 is the demo estate")
 	gen := flag.String("gen-cur", "", "write the generated AWS CUR CSV of -n rows to this file and exit")
@@ -97,8 +97,20 @@ func main() {
 		}
 		return
 	}
+	if *only == "azure" {
+		dir, err := os.MkdirTemp("", "cloudtrim-bench-")
+		if err == nil {
+			defer os.RemoveAll(dir)
+			err = azureTables(dir)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *only != "" {
-		fmt.Fprintf(os.Stderr, "bench: -only %q: want billing or approvals\n", *only)
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want billing, approvals or azure\n", *only)
 		os.Exit(2)
 	}
 	if *step != "" && *cpuprofile != "" {
@@ -258,7 +270,16 @@ func table(n int) error {
 		return err
 	}
 	fmt.Println()
+	if err := azureTables(dir); err != nil {
+		return err
+	}
 	return approvalsTable(dir, defaultApprovals)
+}
+
+// azureTables measures the Azure function app: its custom handler's
+// cold start.
+func azureTables(dir string) error {
+	return azureColdStartTable(dir, 20)
 }
 
 func hostArch() string { return runtime.GOOS + "/" + runtime.GOARCH }

@@ -1,0 +1,338 @@
+package azfunc
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/cloudtrim/cloudtrim/shared/cloud/azurecloud"
+	"github.com/cloudtrim/cloudtrim/shared/cloud/azurecloud/storagequeue"
+	"github.com/cloudtrim/cloudtrim/shared/collect"
+	"github.com/cloudtrim/cloudtrim/shared/domain"
+	"github.com/cloudtrim/cloudtrim/shared/lake"
+	"github.com/cloudtrim/cloudtrim/shared/pipeline"
+	"github.com/cloudtrim/cloudtrim/shared/pricing"
+	"github.com/cloudtrim/cloudtrim/shared/runtime/funcapp"
+	"github.com/cloudtrim/cloudtrim/shared/runtime/httpapi"
+)
+
+// PolicyKey is the lake key of the policy document; without it the
+// default policy applies.
+const PolicyKey = "config/policy.json"
+
+// DefaultDays is the utilization history a scheduled collection reads.
+const DefaultDays = 14
+
+// HoldDelay is how long a held or deferred action waits before it is
+// offered again.
+const HoldDelay = 15 * time.Minute
+
+// Deps are what the app reaches Azure with. Zero fields take the
+// production defaults: the managed identity (AZURE_CLIENT_ID) or
+// azidentity's default chain, the public ARM endpoint, and the queue
+// named by the configuration. Tests put the SDK's fake servers and an
+// emulator here.
+type Deps struct {
+	Credential azcore.TokenCredential
+	// ARM is passed to every Resource Manager client.
+	ARM *arm.ClientOptions
+	// Queue replaces the storage queue of CLOUDTRIM_QUEUE_URL.
+	Queue *storagequeue.Queue
+	// RetailPricesURL and HTTPClient reach the Retail Prices API.
+	RetailPricesURL string
+	HTTPClient      *http.Client
+	// PollFrequency of the actuator's long-running operations (0: its
+	// default).
+	PollFrequency time.Duration
+	Now           func() time.Time
+}
+
+// App is the function app's services: the lake, the pipeline, the
+// Azure provider and actuator, the action queue and the notifier, over
+// the cloud-agnostic core of funcapp.
+type App struct {
+	cfg    Config
+	deps   Deps
+	pipe   *pipeline.Pipeline
+	core   *funcapp.App
+	logger *slog.Logger
+
+	// The price catalog loads in the background: the approval webhook and
+	// the actuator never need it, and should not wait for it on a cold
+	// start. pricesDone closes when prices and pricesErr are set.
+	pricesDone chan struct{}
+	prices     *pricing.Catalog
+	pricesErr  error
+	pricesSet  sync.Once
+}
+
+// loadPrices starts loading the embedded price catalog with the live
+// prices the collectors stored in the lake laid over it.
+func (a *App) loadPrices() {
+	a.pricesDone = make(chan struct{})
+	go func() {
+		defer close(a.pricesDone)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		base, err := pricing.Embedded()
+		if err != nil {
+			a.pricesErr = fmt.Errorf("load price catalog: %w", err)
+			return
+		}
+		a.prices, a.pricesErr = a.pipe.LoadPrices(ctx, base)
+	}()
+}
+
+// withPrices waits for the price catalog and gives it to the pipeline,
+// for the functions that price things: collect and optimize.
+func (a *App) withPrices(ctx context.Context) error {
+	select {
+	case <-a.pricesDone:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	if a.pricesErr != nil {
+		return a.pricesErr
+	}
+	a.pricesSet.Do(func() { a.pipe.Prices = a.prices })
+	return nil
+}
+
+// NewApp opens the lake and builds every function's services. It makes
+// no Azure call: the first invocation does.
+func NewApp(ctx context.Context, cfg Config, deps Deps, logger *slog.Logger) (*App, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Credential == nil {
+		cred, err := credential(cfg.ClientID)
+		if err != nil {
+			return nil, fmt.Errorf("azure credential: %w", err)
+		}
+		deps.Credential = cred
+	}
+	l, err := lake.Open(ctx, cfg.LakeURL)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*App, error) {
+		l.Close()
+		return nil, err
+	}
+	policy, err := loadPolicy(ctx, l)
+	if err != nil {
+		return fail(err)
+	}
+	if cfg.OptInTag != "" {
+		policy.OptInTag = cfg.OptInTag
+		if err := policy.Validate(); err != nil {
+			return fail(fmt.Errorf("CLOUDTRIM_OPTIN_TAG: %w", err))
+		}
+	}
+	a := &App{cfg: cfg, deps: deps, logger: logger}
+	a.pipe = &pipeline.Pipeline{Lake: l, Policy: policy, Now: deps.Now, Logger: logger}
+	var id [6]byte
+	_, _ = rand.Read(id[:])
+	a.core = &funcapp.App{Pipe: a.pipe, ReportURL: cfg.ReportURL, Logger: logger, Cloud: domain.Azure, Apply: cfg.Apply,
+		KillSwitch: cfg.KillSwitch, BreakerThreshold: cfg.BreakerThreshold, BreakerCoolDown: cfg.BreakerCoolDown,
+		// Each instance of the app is its own worker (see funcapp.App).
+		Worker: "azfunc:" + hex.EncodeToString(id[:]), HoldDelay: HoldDelay, InScope: a.inScope}
+	if a.core.Notifier, err = httpapi.NewNotifier(cfg.NotifyURL, nil); err != nil {
+		return fail(err)
+	}
+	q := deps.Queue
+	if q == nil {
+		if q, err = openQueue(cfg.QueueURL, deps.Credential); err != nil {
+			return fail(err)
+		}
+	}
+	a.core.Queue = queueAdapter{q}
+	if len(cfg.Subscriptions) > 0 {
+		act, err := azurecloud.NewActuator(azurecloud.ActuatorConfig{Credential: deps.Credential, Subscriptions: cfg.Subscriptions,
+			ClientOptions: deps.ARM, PollFrequency: deps.PollFrequency, ReservedTags: []string{policy.OptInTag}, Logger: logger})
+		if err != nil {
+			return fail(fmt.Errorf("azure actuator: %w", err))
+		}
+		a.core.Resources = act
+	}
+	a.loadPrices()
+	return a, nil
+}
+
+// credential is the user-assigned managed identity clientID, or
+// azidentity's default chain (environment, workload and managed
+// identity, the az CLI) when none is named.
+func credential(clientID string) (azcore.TokenCredential, error) {
+	if clientID != "" {
+		return azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ClientID(clientID)})
+	}
+	return azidentity.NewDefaultAzureCredential(nil)
+}
+
+// openQueue opens the queue of CLOUDTRIM_QUEUE_URL with the identity:
+// the URL's last path segment is the queue, the rest the service.
+func openQueue(rawURL string, cred azcore.TokenCredential) (*storagequeue.Queue, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: CLOUDTRIM_QUEUE_URL is not a URL", domain.ErrInvalid)
+	}
+	name := path.Base(strings.TrimSuffix(u.Path, "/"))
+	u.Path = path.Dir(strings.TrimSuffix(u.Path, "/"))
+	if u.Path == "/" || u.Path == "." {
+		u.Path = "/"
+	}
+	return storagequeue.New(storagequeue.Options{ServiceURL: u.String(), QueueName: name, Credential: cred})
+}
+
+// queueAdapter gives funcapp the storage queue's poison queue as its
+// dead-letter queue.
+type queueAdapter struct{ *storagequeue.Queue }
+
+func (q queueAdapter) SendDeadLetter(ctx context.Context, body []byte, attempts int, reason string) error {
+	return q.SendPoison(ctx, body, attempts, reason)
+}
+
+// loadPolicy reads the policy from the lake, or the default.
+func loadPolicy(ctx context.Context, l *lake.Lake) (domain.Policy, error) {
+	b, err := l.Get(ctx, PolicyKey)
+	if errors.Is(err, domain.ErrNotFound) {
+		return domain.DefaultPolicy(), nil
+	}
+	if err != nil {
+		return domain.Policy{}, fmt.Errorf("read policy %s: %w", PolicyKey, err)
+	}
+	return domain.ParsePolicy("lake "+PolicyKey, bytes.NewReader(b))
+}
+
+// Close waits for the price catalog's loading and releases the lake.
+func (a *App) Close() error {
+	<-a.pricesDone
+	return a.pipe.Lake.Close()
+}
+
+// Handlers returns the app's functions.
+func (a *App) Handlers() Handlers {
+	core := a.pipe.Approver(a.cfg.WebhookSecrets, a.core)
+	core.SlackSecrets = a.cfg.SlackSecrets
+	core.SlackReplies = &httpapi.SlackReplier{}
+	h := Handlers{
+		Collect: a.collect,
+		Optimize: func(ctx context.Context, key string) (any, error) {
+			if err := a.withPrices(ctx); err != nil {
+				return nil, err
+			}
+			return a.core.Optimize(ctx, key)
+		},
+		Ingest:  a.ingest,
+		Approve: httpapi.NewMux(core, a.logger),
+	}
+	if a.core.Resources != nil {
+		h.Actuate = a.core.Actuate
+	}
+	return h
+}
+
+// provider is the collector's view of the subscriptions.
+func (a *App) provider(ctx context.Context) (*azurecloud.Provider, error) {
+	return azurecloud.New(ctx, azurecloud.Config{Credential: a.deps.Credential, Subscriptions: a.cfg.Subscriptions,
+		ClientOptions: a.deps.ARM, RetailPricesURL: a.deps.RetailPricesURL, HTTPClient: a.deps.HTTPClient, Logger: a.logger})
+}
+
+func (a *App) collect(ctx context.Context) (any, error) {
+	if err := a.withPrices(ctx); err != nil {
+		return nil, err
+	}
+	prov, err := a.provider(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := a.pipe.Collect(ctx, prov, DefaultDays, time.Time{}, nil)
+	if err != nil {
+		return nil, err
+	}
+	failed := 0
+	for _, s := range res.Scopes {
+		if s.Error != "" {
+			failed++
+		}
+	}
+	a.logger.InfoContext(ctx, "snapshot committed", "run_id", res.RunID, "resources", res.Resources, "series", res.Series,
+		"cost_rows", res.CostRows, "scopes", len(res.Scopes), "failed_scopes", failed, "metric_calls", prov.MetricCalls())
+	a.refreshPrices(ctx, prov, res)
+	return res, nil
+}
+
+// refreshPrices stores the retail prices of the regions just collected
+// for the optimizer. A failure is logged: the snapshot stands, and the
+// optimizer keeps the prices it had.
+func (a *App) refreshPrices(ctx context.Context, prov *azurecloud.Provider, res collect.Result) {
+	var regions []string
+	for _, s := range res.Scopes {
+		if s.Error == "" && s.Region != "" && !slices.Contains(regions, s.Region) {
+			regions = append(regions, s.Region)
+		}
+	}
+	if len(regions) == 0 {
+		return
+	}
+	live, err := prov.PriceCatalog(ctx, regions)
+	if err == nil {
+		err = a.pipe.StorePrices(ctx, domain.Azure, live.All())
+	}
+	if err != nil {
+		a.logger.WarnContext(ctx, "price refresh failed; the optimizer keeps its prices", "error", err)
+		return
+	}
+	a.logger.InfoContext(ctx, "prices refreshed", "regions", regions, "prices", len(live.All()))
+}
+
+// ingest reads the cost export whose manifest is name in container, a
+// container of the lake's storage account (the only one the identity may
+// read), and plans again.
+func (a *App) ingest(ctx context.Context, container, name string) (any, error) {
+	if a.cfg.ExportsContainer != "" && container != a.cfg.ExportsContainer {
+		return nil, fmt.Errorf("%w: cost export in container %q; this deployment reads exports from %q only", domain.ErrInvalid, container, a.cfg.ExportsContainer)
+	}
+	u, err := url.Parse(a.cfg.LakeURL)
+	if err != nil || u.Scheme == "" {
+		return nil, fmt.Errorf("%w: the lake URL is not a URL", domain.ErrInvalid)
+	}
+	q := u.Query()
+	q.Del("prefix")
+	u.Host, u.RawQuery = container, q.Encode()
+	// The run's folder: its manifest names the files to read.
+	u.Path = "/" + path.Dir(name) + "/"
+	if err := a.withPrices(ctx); err != nil {
+		return nil, err
+	}
+	return a.core.Ingest(ctx, u.String())
+}
+
+// inScope refuses actions outside this deployment's subscriptions.
+func (a *App) inScope(_ context.Context, ref domain.ResourceRef) error {
+	if ref.Cloud != domain.Azure {
+		return fmt.Errorf("%w: %s is not an Azure resource", domain.ErrInvalid, ref)
+	}
+	if !slices.Contains(a.cfg.Subscriptions, strings.ToLower(ref.Account)) {
+		return fmt.Errorf("%w: %s belongs to subscription %s, which this deployment does not manage", domain.ErrPermission, ref, ref.Account)
+	}
+	return nil
+}
