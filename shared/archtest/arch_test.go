@@ -38,6 +38,7 @@ var cores = []string{
 	"shared/domain",
 	"shared/collect",
 	"shared/optimize",
+	"shared/optimize/placement",
 	"shared/approve",
 	"shared/actuate",
 	"shared/report",

@@ -3,7 +3,9 @@
 #
 #   fauxqs 2.4.1 (Amazon SQS, AWS JSON protocol) on Node 22, from the npm registry;
 #   Azurite 3.35.0 (Azure Blob and Queue Storage emulator) on Node 22, from the npm registry;
-#   versitygw v1.8.0 (Amazon S3 with conditional writes, posix backend), built with go install.
+#   versitygw v1.8.0 (Amazon S3 with conditional writes, posix backend), built with go install;
+#   CBC 2.10 (the COIN-OR MILP solver the placement solver is compared with), Debian's
+#   coinor-cbc installed with apt-get by cbc.sh when cbc is not on the PATH.
 #
 # Everything goes under ${CLOUDTRIM_STANDINS:-$HOME/.cache/cloudtrim/standins}:
 #
@@ -109,5 +111,9 @@ else
 		die "$dir/bin/versitygw is not version $VERSITYGW_VERSION after go install"
 	say "installed versitygw $VERSITYGW_VERSION"
 fi
+
+# --- CBC, from Debian (the placement solver's comparison tests and bench) --------------
+
+bash "$(dirname "${BASH_SOURCE[0]}")/cbc.sh"
 
 say "ready: export CLOUDTRIM_STANDINS=$dir"
