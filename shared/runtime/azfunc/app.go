@@ -22,7 +22,6 @@ import (
 
 	"github.com/cloudtrim/cloudtrim/shared/cloud/azurecloud"
 	"github.com/cloudtrim/cloudtrim/shared/cloud/azurecloud/storagequeue"
-	"github.com/cloudtrim/cloudtrim/shared/collect"
 	"github.com/cloudtrim/cloudtrim/shared/domain"
 	"github.com/cloudtrim/cloudtrim/shared/lake"
 	"github.com/cloudtrim/cloudtrim/shared/pipeline"
@@ -264,44 +263,12 @@ func (a *App) collect(ctx context.Context) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := a.pipe.Collect(ctx, prov, DefaultDays, time.Time{}, nil)
+	res, err := a.core.Collect(ctx, prov, DefaultDays)
 	if err != nil {
 		return nil, err
 	}
-	failed := 0
-	for _, s := range res.Scopes {
-		if s.Error != "" {
-			failed++
-		}
-	}
-	a.logger.InfoContext(ctx, "snapshot committed", "run_id", res.RunID, "resources", res.Resources, "series", res.Series,
-		"cost_rows", res.CostRows, "scopes", len(res.Scopes), "failed_scopes", failed, "metric_calls", prov.MetricCalls())
-	a.refreshPrices(ctx, prov, res)
+	a.logger.InfoContext(ctx, "metric calls", "calls", prov.MetricCalls())
 	return res, nil
-}
-
-// refreshPrices stores the retail prices of the regions just collected
-// for the optimizer. A failure is logged: the snapshot stands, and the
-// optimizer keeps the prices it had.
-func (a *App) refreshPrices(ctx context.Context, prov *azurecloud.Provider, res collect.Result) {
-	var regions []string
-	for _, s := range res.Scopes {
-		if s.Error == "" && s.Region != "" && !slices.Contains(regions, s.Region) {
-			regions = append(regions, s.Region)
-		}
-	}
-	if len(regions) == 0 {
-		return
-	}
-	live, err := prov.PriceCatalog(ctx, regions)
-	if err == nil {
-		err = a.pipe.StorePrices(ctx, domain.Azure, live.All())
-	}
-	if err != nil {
-		a.logger.WarnContext(ctx, "price refresh failed; the optimizer keeps its prices", "error", err)
-		return
-	}
-	a.logger.InfoContext(ctx, "prices refreshed", "regions", regions, "prices", len(live.All()))
 }
 
 // ingest reads the cost export whose manifest is name in container, a

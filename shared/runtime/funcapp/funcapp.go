@@ -14,15 +14,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/cloudtrim/cloudtrim/shared/actuate"
 	"github.com/cloudtrim/cloudtrim/shared/approve"
+	"github.com/cloudtrim/cloudtrim/shared/collect"
 	"github.com/cloudtrim/cloudtrim/shared/domain"
 	"github.com/cloudtrim/cloudtrim/shared/lake"
 	"github.com/cloudtrim/cloudtrim/shared/pipeline"
+	"github.com/cloudtrim/cloudtrim/shared/pricing"
 	"github.com/cloudtrim/cloudtrim/shared/report"
 	"github.com/cloudtrim/cloudtrim/shared/runtime/httpapi"
 )
@@ -84,6 +87,48 @@ func (a *App) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return a.Logger
+}
+
+// PriceSource is a provider that reads its cloud's live price catalog.
+type PriceSource interface {
+	PriceCatalog(ctx context.Context, regions []string) (*pricing.Catalog, error)
+}
+
+// Collect reads prov into a committed snapshot of days of history and,
+// when prov is a PriceSource, stores the live prices of the regions it
+// read in the lake for the optimizer. A failed price refresh is logged:
+// the snapshot stands, and the optimizer keeps the prices it had.
+func (a *App) Collect(ctx context.Context, prov collect.Provider, days int) (collect.Result, error) {
+	res, err := a.Pipe.Collect(ctx, prov, days, time.Time{}, nil)
+	if err != nil {
+		return res, err
+	}
+	failed := 0
+	var regions []string
+	for _, s := range res.Scopes {
+		switch {
+		case s.Error != "":
+			failed++
+		case s.Region != "" && !slices.Contains(regions, s.Region):
+			regions = append(regions, s.Region)
+		}
+	}
+	a.logger().InfoContext(ctx, "snapshot committed", "run_id", res.RunID, "resources", res.Resources, "series", res.Series,
+		"cost_rows", res.CostRows, "scopes", len(res.Scopes), "failed_scopes", failed)
+	src, ok := prov.(PriceSource)
+	if !ok || len(regions) == 0 {
+		return res, nil
+	}
+	live, err := src.PriceCatalog(ctx, regions)
+	if err == nil {
+		err = a.Pipe.StorePrices(ctx, prov.Cloud(), live.All())
+	}
+	if err != nil {
+		a.logger().WarnContext(ctx, "price refresh failed; the optimizer keeps its prices", "error", err)
+		return res, nil
+	}
+	a.logger().InfoContext(ctx, "prices refreshed", "regions", regions, "prices", len(live.All()))
+	return res, nil
 }
 
 // PlanResponse is what the optimize function answers for one manifest.

@@ -20,7 +20,6 @@ import (
 	"github.com/cloudtrim/cloudtrim/shared/actuate"
 	"github.com/cloudtrim/cloudtrim/shared/cloud/awscloud"
 	"github.com/cloudtrim/cloudtrim/shared/cloud/awscloud/sqsqueue"
-	"github.com/cloudtrim/cloudtrim/shared/collect"
 	"github.com/cloudtrim/cloudtrim/shared/domain"
 	"github.com/cloudtrim/cloudtrim/shared/lake"
 	"github.com/cloudtrim/cloudtrim/shared/pipeline"
@@ -332,47 +331,7 @@ func (a *App) collect(ctx context.Context, req CollectRequest) (any, error) {
 	if days == 0 {
 		days = DefaultDays
 	}
-	res, err := a.pipe.Collect(ctx, prov, days, time.Time{}, nil)
-	if err != nil {
-		return nil, err
-	}
-	failed := 0
-	for _, s := range res.Scopes {
-		if s.Error != "" {
-			failed++
-		}
-	}
-	a.logger.InfoContext(ctx, "snapshot committed", "run_id", res.RunID, "resources", res.Resources, "series", res.Series,
-		"cost_rows", res.CostRows, "scopes", len(res.Scopes), "failed_scopes", failed)
-	a.refreshPrices(ctx, prov, res)
-	return res, nil
-}
-
-// refreshPrices reads the on-demand prices of the regions just collected
-// from the Price List API and stores them in the lake for the optimizer.
-// A failure is logged: the snapshot stands, and the optimizer keeps the
-// prices it had (stored earlier, or embedded).
-func (a *App) refreshPrices(ctx context.Context, prov *awscloud.Provider, res collect.Result) {
-	var regions []string
-	seen := map[string]bool{}
-	for _, s := range res.Scopes {
-		if s.Error == "" && !seen[s.Region] {
-			seen[s.Region] = true
-			regions = append(regions, s.Region)
-		}
-	}
-	if len(regions) == 0 {
-		return
-	}
-	live, err := prov.PriceCatalog(ctx, regions)
-	if err == nil {
-		err = a.pipe.StorePrices(ctx, domain.AWS, live.All())
-	}
-	if err != nil {
-		a.logger.WarnContext(ctx, "price refresh failed; the optimizer keeps its prices", "error", err)
-		return
-	}
-	a.logger.InfoContext(ctx, "prices refreshed", "regions", regions, "prices", len(live.All()))
+	return a.core.Collect(ctx, prov, days)
 }
 
 // PlanResponse is what the optimize function answers for one manifest.
