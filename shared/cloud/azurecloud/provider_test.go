@@ -307,6 +307,44 @@ func TestThrottlingIsRetriedAsAskedThenGivenUp(t *testing.T) {
 	})
 }
 
+// TestCollectorRecordsThrottledScopes throttles one subscription's disk
+// listing for good: its scopes are recorded as not read (failed or
+// partial) with the throttling named, the other subscription's as read.
+func TestCollectorRecordsThrottledScopes(t *testing.T) {
+	srv := newServer(t, smallEstate(), azurefake.Options{})
+	srv.Fail(azurefake.Fault{API: "DisksClient.NewListPager", Subscription: subB, Status: http.StatusTooManyRequests,
+		RetryAfter: time.Millisecond, RetryAfterHeader: "retry-after-ms"})
+	p := newProvider(t, srv, azurecloud.Config{MaxRetries: 1})
+	sink := &countingSink{}
+	c := &collect.Collector{Provider: p, Now: func() time.Time { return now },
+		NewSink: func(domain.Cloud, string, collect.Window) collect.Sink { return sink }}
+	res, err := c.Run(context.Background(), collect.Request{RunID: "throttled", Days: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	throttled := 0
+	for _, s := range res.Scopes {
+		switch {
+		case s.Region == "costs":
+		case s.Account == subB:
+			if s.Status == collect.ScopeOK || !strings.Contains(s.Error, "HTTP 429") {
+				t.Errorf("throttled subscription's scope %+v; want failed or partial naming HTTP 429", s)
+			}
+			throttled++
+		case s.Status != collect.ScopeOK:
+			t.Errorf("scope %+v; want ok", s)
+		}
+	}
+	// The regions found before the throttled listing, and the
+	// subscription itself.
+	if throttled != 3 {
+		t.Errorf("%d scopes of the throttled subscription recorded; want 3 (eastus, westeurope, the subscription)", throttled)
+	}
+	if !slices.Equal(res.Scopes, sink.scopes) {
+		t.Errorf("the result's scopes differ from those recorded in the snapshot")
+	}
+}
+
 // demoFake serves the Azure part of the simulated demo estate.
 func demoFake(t *testing.T) (*simcloud.Estate, *azurefake.Server, *pricing.Catalog) {
 	t.Helper()
@@ -453,3 +491,29 @@ func asAzureShowsIt(r domain.Resource) domain.Resource {
 	}
 	return r
 }
+
+// countingSink counts what the collector writes and keeps nothing, so
+// the memory measured is the provider's and the collector's.
+type countingSink struct {
+	resources, series, rows int
+	scopes                  []collect.ScopeStatus
+}
+
+func (s *countingSink) WriteResources(_ context.Context, rs []domain.Resource) error {
+	s.resources += len(rs)
+	return nil
+}
+
+func (s *countingSink) WriteSeries(_ context.Context, _ string, ss []domain.Series) error {
+	s.series += len(ss)
+	return nil
+}
+
+func (s *countingSink) WriteCostRows(_ context.Context, rows []domain.CostRow) error {
+	s.rows += len(rows)
+	return nil
+}
+
+func (s *countingSink) RecordScope(st collect.ScopeStatus) { s.scopes = append(s.scopes, st) }
+
+func (s *countingSink) Commit(context.Context) (string, error) { return "counted", nil }

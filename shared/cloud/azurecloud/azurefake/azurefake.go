@@ -761,7 +761,7 @@ func (s *Server) intercept(req *http.Request, info Request) (*http.Response, tim
 		}
 		code := f.Code
 		if code == "" {
-			code = http.StatusText(f.Status)
+			code = strings.ReplaceAll(http.StatusText(f.Status), " ", "") // TooManyRequests
 		}
 		resp := errorResponse(req, f.Status, code, "azurefake: injected "+code)
 		if f.RetryAfter > 0 {
