@@ -50,6 +50,10 @@ const (
 	StateReleased   = "released"
 	StateAssociated = "associated"
 	StateScheduled  = "scheduled" // started and stopped on a weekly schedule
+	// StateStoppedAllocated is a VM stopped without releasing its
+	// compute (Azure's "Stopped", not "Deallocated"): it still bills for
+	// its size.
+	StateStoppedAllocated = "stopped-allocated"
 )
 
 // Resource is one thing in a cloud account that costs money.

@@ -53,7 +53,8 @@ func (st *snapshotState) billCheck(currency string) domain.BillCheck {
 // exists.
 func shouldBill(r domain.Resource) bool {
 	if r.Kind == domain.KindVM {
-		return r.State == domain.StateRunning
+		// A VM stopped without deallocation still bills for its size.
+		return r.State == domain.StateRunning || r.State == domain.StateStoppedAllocated
 	}
 	return true
 }

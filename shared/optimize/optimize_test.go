@@ -794,3 +794,26 @@ func TestLowConfidenceResizeIsLeftOut(t *testing.T) {
 		t.Fatalf("with min_confidence 0: %d actions; want 1", len(plan.Actions))
 	}
 }
+
+// TestStoppedButAllocatedIsDeallocated: a VM stopped without
+// deallocation still bills for its size, so the plan deallocates it,
+// saving its compute cost, whatever its utilization.
+func TestStoppedButAllocatedIsDeallocated(t *testing.T) {
+	r := vm("i-stopped", "m5.large", map[string]string{"cloudtrim-optin": "true"})
+	r.State = domain.StateStoppedAllocated
+	snap := &fakeSnapshot{ref: ref(), resources: []domain.Resource{r}}
+	plan := optimize(t, domain.DefaultPolicy(), snap)
+	if len(plan.Actions) != 1 {
+		t.Fatalf("Optimize() = %v; want one deallocation", briefs(plan))
+	}
+	a := plan.Actions[0]
+	if a.Kind != domain.ActionStop || a.Before.State != domain.StateStoppedAllocated || a.After.State != domain.StateStopped ||
+		a.MonthlySavings.Micros <= 0 || a.Risk != domain.RiskLow || !hasNote(a, "still billed") {
+		t.Errorf("action = %+v; want a low-risk stop from stopped-allocated to stopped saving its compute, saying why", briefs(plan)[0])
+	}
+	// A VM stopped and deallocated gets nothing.
+	r.State = domain.StateStopped
+	if plan := optimize(t, domain.DefaultPolicy(), &fakeSnapshot{ref: ref(), resources: []domain.Resource{r}}); len(plan.Actions) != 0 {
+		t.Errorf("a deallocated VM got %v", briefs(plan))
+	}
+}

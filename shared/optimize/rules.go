@@ -42,6 +42,10 @@ func (p *planner) decide(e *entry) {
 // be rightsized.
 func (p *planner) decideVM(e *entry) {
 	r := &e.res
+	if r.State == domain.StateStoppedAllocated {
+		p.deallocate(e)
+		return
+	}
 	if r.State != domain.StateRunning {
 		return
 	}
@@ -57,6 +61,31 @@ func (p *planner) decideVM(e *entry) {
 	if p.pol.Rightsize.Enabled {
 		p.rightsize(e)
 	}
+}
+
+// deallocate proposes releasing the compute of a VM that was stopped
+// without deallocation (from inside the guest, or by a power-off): it
+// does no work and still bills for its size. The actuator's stop always
+// deallocates. The savings are its compute cost.
+func (p *planner) deallocate(e *entry) {
+	r := &e.res
+	price, priced := p.req.Prices.Lookup(r.Cloud, r.Region, domain.KindVM, r.SKU)
+	m, why, ok := p.monthlyCost(e, price, priced)
+	if !ok {
+		p.skip(r.Ref(), domain.ActionStop, why)
+		return
+	}
+	a := p.newAction(domain.ActionStop, r, m)
+	a.Before = domain.ResourceState{SKU: r.SKU, State: domain.StateStoppedAllocated}
+	a.After = domain.ResourceState{SKU: r.SKU, State: domain.StateStopped}
+	a.MonthlySavings = m.cost
+	a.Risk = domain.RiskLow
+	a.Confidence = 1
+	a.Undo = "start the VM again"
+	a.Evidence.Notes = append(a.Evidence.Notes,
+		"the VM is stopped but its compute is still allocated, so its size is still billed; deallocating keeps its disks and configuration",
+		m.note)
+	p.add(a, fmt.Sprintf("Deallocate stopped VM %s (%s): stopped without deallocation, still billed", displayName(r), r.SKU))
 }
 
 // nonProduction reports whether tags mark a resource non-production

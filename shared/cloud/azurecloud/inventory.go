@@ -25,7 +25,7 @@ var _ collect.Inventory = (*Provider)(nil)
 // that no longer bills compute (Azure's "deallocated"). The transitions
 // keep their Azure names.
 const (
-	StateStoppedAllocated = "stopped-allocated"
+	StateStoppedAllocated = domain.StateStoppedAllocated
 	StateStarting         = "starting"
 	StateStopping         = "stopping"
 	StateDeallocating     = "deallocating"
