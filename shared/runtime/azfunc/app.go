@@ -1,11 +1,9 @@
 package azfunc
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -29,10 +27,6 @@ import (
 	"github.com/cloudtrim/cloudtrim/shared/runtime/funcapp"
 	"github.com/cloudtrim/cloudtrim/shared/runtime/httpapi"
 )
-
-// PolicyKey is the lake key of the policy document; without it the
-// default policy applies.
-const PolicyKey = "config/policy.json"
 
 // DefaultDays is the utilization history a scheduled collection reads.
 const DefaultDays = 14
@@ -136,15 +130,9 @@ func NewApp(ctx context.Context, cfg Config, deps Deps, logger *slog.Logger) (*A
 		l.Close()
 		return nil, err
 	}
-	policy, err := loadPolicy(ctx, l)
+	policy, err := funcapp.LoadPolicy(ctx, l, cfg.OptInTag)
 	if err != nil {
 		return fail(err)
-	}
-	if cfg.OptInTag != "" {
-		policy.OptInTag = cfg.OptInTag
-		if err := policy.Validate(); err != nil {
-			return fail(fmt.Errorf("CLOUDTRIM_OPTIN_TAG: %w", err))
-		}
 	}
 	a := &App{cfg: cfg, deps: deps, logger: logger}
 	a.pipe = &pipeline.Pipeline{Lake: l, Policy: policy, Now: deps.Now, Logger: logger}
@@ -207,18 +195,6 @@ type queueAdapter struct{ *storagequeue.Queue }
 
 func (q queueAdapter) SendDeadLetter(ctx context.Context, body []byte, attempts int, reason string) error {
 	return q.SendPoison(ctx, body, attempts, reason)
-}
-
-// loadPolicy reads the policy from the lake, or the default.
-func loadPolicy(ctx context.Context, l *lake.Lake) (domain.Policy, error) {
-	b, err := l.Get(ctx, PolicyKey)
-	if errors.Is(err, domain.ErrNotFound) {
-		return domain.DefaultPolicy(), nil
-	}
-	if err != nil {
-		return domain.Policy{}, fmt.Errorf("read policy %s: %w", PolicyKey, err)
-	}
-	return domain.ParsePolicy("lake "+PolicyKey, bytes.NewReader(b))
 }
 
 // Close waits for the price catalog's loading and releases the lake.

@@ -10,6 +10,7 @@ import (
 	"github.com/cloudtrim/cloudtrim/shared/actuate"
 	"github.com/cloudtrim/cloudtrim/shared/approve"
 	"github.com/cloudtrim/cloudtrim/shared/domain"
+	"github.com/cloudtrim/cloudtrim/shared/runtime/funcapp"
 	"github.com/cloudtrim/cloudtrim/shared/runtime/httpapi"
 )
 
@@ -86,14 +87,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			c.Subscriptions = append(c.Subscriptions, s)
 		}
 	}
-	switch v := getenv("CLOUDTRIM_APPLY"); v {
-	case "", "false":
-	case "true":
-		c.Apply = true
-	default:
-		return c, fmt.Errorf("%w: CLOUDTRIM_APPLY=%q (want true or false)", domain.ErrInvalid, v)
-	}
 	var err error
+	if c.Apply, err = funcapp.ParseApply(getenv("CLOUDTRIM_APPLY")); err != nil {
+		return c, err
+	}
 	if c.WebhookSecrets, err = approve.ParseSecrets("CLOUDTRIM_WEBHOOK_SECRET", getenv("CLOUDTRIM_WEBHOOK_SECRET"), MinSecretBytes); err != nil {
 		return c, err
 	}
@@ -109,10 +106,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if _, err := httpapi.NewNotifier(c.NotifyURL, nil); err != nil {
 		return c, fmt.Errorf("CLOUDTRIM_NOTIFY_URL: %w", err)
 	}
-	if c.ReportURL != "" {
-		if u, err := url.Parse(c.ReportURL); err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.User != nil {
-			return c, fmt.Errorf("%w: CLOUDTRIM_REPORT_URL=%q: want an https URL without query or credentials", domain.ErrInvalid, c.ReportURL)
-		}
+	if err := funcapp.CheckReportURL(c.ReportURL); err != nil {
+		return c, err
 	}
 	if u, err := url.Parse(c.QueueURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Trim(u.Path, "/") == "" {
 		return c, fmt.Errorf("%w: CLOUDTRIM_QUEUE_URL=%q: want https://<account>.queue.core.windows.net/<queue>", domain.ErrInvalid, c.QueueURL)

@@ -1,11 +1,9 @@
 package lambda
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -76,7 +74,7 @@ type Config struct {
 
 // PolicyKey is the lake key of the policy document; without it the
 // default policy applies.
-const PolicyKey = "config/policy.json"
+const PolicyKey = funcapp.PolicyKey
 
 // ConfigFromEnv reads and checks the configuration of function name.
 func ConfigFromEnv(name string, getenv func(string) string) (Config, error) {
@@ -101,12 +99,8 @@ func ConfigFromEnv(name string, getenv func(string) string) (Config, error) {
 			c.Regions = append(c.Regions, r)
 		}
 	}
-	switch v := getenv("CLOUDTRIM_APPLY"); v {
-	case "", "false":
-	case "true":
-		c.Apply = true
-	default:
-		return c, fmt.Errorf("%w: CLOUDTRIM_APPLY=%q (want true or false)", domain.ErrInvalid, v)
+	if c.Apply, err = funcapp.ParseApply(getenv("CLOUDTRIM_APPLY")); err != nil {
+		return c, err
 	}
 	known := false
 	for _, f := range Functions {
@@ -139,10 +133,8 @@ func ConfigFromEnv(name string, getenv func(string) string) (Config, error) {
 	if _, err := httpapi.NewNotifier(c.NotifyURL, nil); err != nil {
 		return c, fmt.Errorf("CLOUDTRIM_NOTIFY_URL: %w", err)
 	}
-	if c.ReportURL != "" {
-		if u, err := url.Parse(c.ReportURL); err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.User != nil {
-			return c, fmt.Errorf("%w: CLOUDTRIM_REPORT_URL=%q: want an https URL without query or credentials", domain.ErrInvalid, c.ReportURL)
-		}
+	if err := funcapp.CheckReportURL(c.ReportURL); err != nil {
+		return c, err
 	}
 	return c, nil
 }
@@ -210,17 +202,10 @@ func NewApp(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Log
 		l.Close()
 		return nil, fmt.Errorf("load price catalog: %w", err)
 	}
-	policy, err := loadPolicy(ctx, l)
+	policy, err := funcapp.LoadPolicy(ctx, l, cfg.OptInTag)
 	if err != nil {
 		l.Close()
 		return nil, err
-	}
-	if cfg.OptInTag != "" {
-		policy.OptInTag = cfg.OptInTag
-		if err := policy.Validate(); err != nil {
-			l.Close()
-			return nil, fmt.Errorf("CLOUDTRIM_OPTIN_TAG: %w", err)
-		}
 	}
 	a.pipe = &pipeline.Pipeline{Lake: l, Prices: prices, Policy: policy, Now: time.Now, Logger: logger}
 	// Worker names this execution environment in action states: each
@@ -272,18 +257,6 @@ func NewApp(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Log
 		}
 	}
 	return a, nil
-}
-
-// loadPolicy reads the policy from the lake, or the default.
-func loadPolicy(ctx context.Context, l *lake.Lake) (domain.Policy, error) {
-	b, err := l.Get(ctx, PolicyKey)
-	if errors.Is(err, domain.ErrNotFound) {
-		return domain.DefaultPolicy(), nil
-	}
-	if err != nil {
-		return domain.Policy{}, fmt.Errorf("read policy %s: %w", PolicyKey, err)
-	}
-	return domain.ParsePolicy("lake "+PolicyKey, bytes.NewReader(b))
 }
 
 // Close releases the lake.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cloudtrim/cloudtrim/shared/domain"
+	"github.com/cloudtrim/cloudtrim/shared/runtime/funcapp"
 )
 
 // Secret is a secret value that never prints: its String and LogValue
@@ -63,8 +64,8 @@ func ConfigFromEnv(name string, getenv func(string) string) (FunctionConfig, err
 	case name == "approve" && len(c.Secret) < 16:
 		return c, fmt.Errorf("%w: CLOUDTRIM_WEBHOOK_SECRET must be set to at least 16 bytes", domain.ErrInvalid)
 	}
-	if v := getenv("CLOUDTRIM_APPLY"); v != "" && v != "true" && v != "false" {
-		return c, fmt.Errorf("%w: CLOUDTRIM_APPLY=%q (want true or false)", domain.ErrInvalid, v)
+	if _, err := funcapp.ParseApply(getenv("CLOUDTRIM_APPLY")); err != nil {
+		return c, err
 	}
 	return c, nil
 }
