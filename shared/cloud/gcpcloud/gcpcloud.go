@@ -1,0 +1,233 @@
+package gcpcloud
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	billing "cloud.google.com/go/billing/apiv1"
+	compute "cloud.google.com/go/compute/apiv1"
+	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
+	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
+	"google.golang.org/api/option"
+
+	"github.com/cloudtrim/cloudtrim/shared/domain"
+)
+
+// Defaults and bounds of Config.
+const (
+	// DefaultPageSize is how many resources Resources hands to its
+	// callback at once, and the maxResults of a Compute Engine listing
+	// (the API's maximum is 500).
+	DefaultPageSize = 500
+	// DefaultCallTimeout bounds one API call, a page of a listing
+	// included: Google's clients retry some calls until their context
+	// ends, so every call runs under a deadline.
+	DefaultCallTimeout = 2 * time.Minute
+	// DefaultOperationTimeout bounds the wait for one Compute Engine
+	// operation (a stop, a start, a setMachineType) to finish.
+	DefaultOperationTimeout = 10 * time.Minute
+)
+
+// Config configures a Provider.
+type Config struct {
+	// Projects are the project IDs to read. Empty means every active
+	// project the identity can see (Resource Manager's projects.search),
+	// read at each Scopes call.
+	Projects []string
+	// Options are the client options of every Google API client:
+	// credentials in production (none means Application Default
+	// Credentials, the function's service account). The per-API options
+	// below are appended to these; tests point each API at its fake with
+	// option.WithEndpoint and option.WithoutAuthentication, or
+	// option.WithGRPCConn for Monitoring.
+	Options           []option.ClientOption
+	ComputeOptions    []option.ClientOption
+	MonitoringOptions []option.ClientOption
+	ProjectsOptions   []option.ClientOption
+	CatalogOptions    []option.ClientOption
+	BigQueryOptions   []option.ClientOption
+	// BillingExportTable is the BigQuery table of the Cloud Billing
+	// export, "project.dataset.table" (the standard
+	// gcp_billing_export_v1_… or the detailed
+	// gcp_billing_export_resource_v1_… table). Empty means no cost data:
+	// CostRows returns nil without calling its callback.
+	BillingExportTable string
+	// BillingQueryProject is the project BigQuery jobs run (and are
+	// billed) in; default the export table's project.
+	BillingQueryProject string
+	// PageSize is how many resources Resources hands to its callback at
+	// once (default and at most DefaultPageSize).
+	PageSize int
+	// CallTimeout bounds one API call (default DefaultCallTimeout);
+	// OperationTimeout the wait for one operation (default
+	// DefaultOperationTimeout).
+	CallTimeout      time.Duration
+	OperationTimeout time.Duration
+	Logger           *slog.Logger
+}
+
+// LogValue describes the configuration without its credentials.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Any("projects", c.Projects), slog.Int("page_size", c.PageSize),
+		slog.String("billing_export_table", c.BillingExportTable),
+		slog.Duration("call_timeout", c.CallTimeout))
+}
+
+// Provider reads the projects of one Google Cloud identity: inventory
+// (collect.Inventory), Cloud Monitoring utilization (collect.Utilization),
+// the BigQuery billing export (collect.Costs) and Cloud Billing Catalog
+// prices, and changes Compute Engine resources for the actuator. It is
+// safe for concurrent use.
+type Provider struct {
+	cfg    Config
+	logger *slog.Logger
+
+	instances    *compute.InstancesClient
+	disks        *compute.DisksClient
+	addresses    *compute.AddressesClient
+	snapshots    *compute.SnapshotsClient
+	machineTypes *compute.MachineTypesClient
+	zoneOps      *compute.ZoneOperationsClient
+	regionOps    *compute.RegionOperationsClient
+	globalOps    *compute.GlobalOperationsClient
+
+	// The clients of the other APIs are made on first use: a collector
+	// needs them all, the actuator only Compute Engine.
+	lazyMu   sync.Mutex
+	projects *resourcemanager.ProjectsClient
+	metrics  *monitoring.MetricClient
+	catalog  *billing.CloudCatalogClient
+
+	mu sync.Mutex
+}
+
+// New returns a Provider. It makes no call: the projects are listed by
+// Scopes.
+func New(ctx context.Context, cfg Config) (*Provider, error) {
+	if cfg.PageSize <= 0 || cfg.PageSize > DefaultPageSize {
+		cfg.PageSize = DefaultPageSize
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = DefaultCallTimeout
+	}
+	if cfg.OperationTimeout <= 0 {
+		cfg.OperationTimeout = DefaultOperationTimeout
+	}
+	for _, p := range cfg.Projects {
+		if p == "" {
+			return nil, fmt.Errorf("gcpcloud: %w: an empty project ID in Projects", domain.ErrInvalid)
+		}
+	}
+	p := &Provider{cfg: cfg, logger: cfg.Logger}
+	if p.logger == nil {
+		p.logger = slog.New(slog.DiscardHandler)
+	}
+	opts := append(append([]option.ClientOption{}, cfg.Options...), cfg.ComputeOptions...)
+	var err error
+	if p.instances, err = compute.NewInstancesRESTClient(ctx, opts...); err != nil {
+		return nil, mapErr("gcpcloud: instances client", err)
+	}
+	if p.disks, err = compute.NewDisksRESTClient(ctx, opts...); err != nil {
+		return nil, mapErr("gcpcloud: disks client", err)
+	}
+	if p.addresses, err = compute.NewAddressesRESTClient(ctx, opts...); err != nil {
+		return nil, mapErr("gcpcloud: addresses client", err)
+	}
+	if p.snapshots, err = compute.NewSnapshotsRESTClient(ctx, opts...); err != nil {
+		return nil, mapErr("gcpcloud: snapshots client", err)
+	}
+	if p.machineTypes, err = compute.NewMachineTypesRESTClient(ctx, opts...); err != nil {
+		return nil, mapErr("gcpcloud: machine types client", err)
+	}
+	if p.zoneOps, err = compute.NewZoneOperationsRESTClient(ctx, opts...); err != nil {
+		return nil, mapErr("gcpcloud: zone operations client", err)
+	}
+	if p.regionOps, err = compute.NewRegionOperationsRESTClient(ctx, opts...); err != nil {
+		return nil, mapErr("gcpcloud: region operations client", err)
+	}
+	if p.globalOps, err = compute.NewGlobalOperationsRESTClient(ctx, opts...); err != nil {
+		return nil, mapErr("gcpcloud: global operations client", err)
+	}
+	return p, nil
+}
+
+// Cloud implements collect.Inventory and actuate.Resources.
+func (p *Provider) Cloud() domain.Cloud { return domain.GCP }
+
+// Close closes the clients.
+func (p *Provider) Close() error {
+	for _, c := range []interface{ Close() error }{p.instances, p.disks, p.addresses, p.snapshots,
+		p.machineTypes, p.zoneOps, p.regionOps, p.globalOps} {
+		_ = c.Close()
+	}
+	p.lazyMu.Lock()
+	defer p.lazyMu.Unlock()
+	if p.projects != nil {
+		_ = p.projects.Close()
+	}
+	if p.metrics != nil {
+		_ = p.metrics.Close()
+	}
+	if p.catalog != nil {
+		_ = p.catalog.Close()
+	}
+	return nil
+}
+
+// call returns a context for one API call under the configured deadline.
+func (p *Provider) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, p.cfg.CallTimeout)
+}
+
+// options returns the client options of one API: the common ones, then
+// its own.
+func (p *Provider) options(own []option.ClientOption) []option.ClientOption {
+	return append(append([]option.ClientOption{}, p.cfg.Options...), own...)
+}
+
+// projectsClient returns the Resource Manager client, made on first use.
+func (p *Provider) projectsClient(ctx context.Context) (*resourcemanager.ProjectsClient, error) {
+	p.lazyMu.Lock()
+	defer p.lazyMu.Unlock()
+	if p.projects == nil {
+		c, err := resourcemanager.NewProjectsRESTClient(ctx, p.options(p.cfg.ProjectsOptions)...)
+		if err != nil {
+			return nil, mapErr("gcpcloud: resource manager client", err)
+		}
+		p.projects = c
+	}
+	return p.projects, nil
+}
+
+// metricClient returns the Cloud Monitoring client, made on first use.
+func (p *Provider) metricClient(ctx context.Context) (*monitoring.MetricClient, error) {
+	p.lazyMu.Lock()
+	defer p.lazyMu.Unlock()
+	if p.metrics == nil {
+		c, err := monitoring.NewMetricClient(ctx, p.options(p.cfg.MonitoringOptions)...)
+		if err != nil {
+			return nil, mapErr("gcpcloud: monitoring client", err)
+		}
+		p.metrics = c
+	}
+	return p.metrics, nil
+}
+
+// catalogClient returns the Cloud Billing Catalog client, made on first
+// use.
+func (p *Provider) catalogClient(ctx context.Context) (*billing.CloudCatalogClient, error) {
+	p.lazyMu.Lock()
+	defer p.lazyMu.Unlock()
+	if p.catalog == nil {
+		c, err := billing.NewCloudCatalogRESTClient(ctx, p.options(p.cfg.CatalogOptions)...)
+		if err != nil {
+			return nil, mapErr("gcpcloud: billing catalog client", err)
+		}
+		p.catalog = c
+	}
+	return p.catalog, nil
+}
