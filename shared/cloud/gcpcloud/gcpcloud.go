@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"cloud.google.com/go/bigquery"
 	billing "cloud.google.com/go/billing/apiv1"
 	compute "cloud.google.com/go/compute/apiv1"
 	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
@@ -101,9 +103,28 @@ type Provider struct {
 	projects *resourcemanager.ProjectsClient
 	metrics  *monitoring.MetricClient
 	catalog  *billing.CloudCatalogClient
+	bq       *bigquery.Client
+
+	// metricCalls counts Cloud Monitoring calls (MetricCalls).
+	metricCalls atomic.Int64
 
 	mu sync.Mutex
+	// vmIDs maps, for the projects Resources listed last, each instance's
+	// numeric ID (Cloud Monitoring's instance_id label) to its relative
+	// name: project → numeric ID → "projects/p/zones/z/instances/n".
+	vmIDs map[string]map[string]string
 }
+
+// instanceIDs returns the numeric ID → relative name map of the
+// instances of project that Resources listed, nil if it listed none.
+func (p *Provider) instanceIDs(project string) map[string]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.vmIDs[project]
+}
+
+// MetricCalls returns how many Cloud Monitoring calls the provider made.
+func (p *Provider) MetricCalls() int64 { return p.metricCalls.Load() }
 
 // New returns a Provider. It makes no call: the projects are listed by
 // Scopes.
@@ -174,6 +195,9 @@ func (p *Provider) Close() error {
 	}
 	if p.catalog != nil {
 		_ = p.catalog.Close()
+	}
+	if p.bq != nil {
+		_ = p.bq.Close()
 	}
 	return nil
 }
