@@ -107,8 +107,21 @@ func mapErr(op string, err error) error {
 	if errors.As(err, &rerr) {
 		return &Error{Op: op, Reason: "ACCESS_TOKEN_EXPIRED", Status: http.StatusUnauthorized, kind: domain.ErrPermission, err: err}
 	}
-	if ae, ok := apierror.FromError(err); ok {
+	// An APIError the client returned already is read as is: made again
+	// from it, FromError keeps neither the HTTP status nor the reason of
+	// its ErrorInfo (a 429 RATE_LIMIT_EXCEEDED would read as no reason).
+	ae, ok := errors.AsType[*apierror.APIError](err)
+	if !ok {
+		ae, ok = apierror.FromError(err)
+	}
+	if ok {
 		st := ae.HTTPCode()
+		var herr *googleapi.Error
+		if st <= 0 && errors.As(err, &herr) {
+			// A REST error gax wrapped already: the APIError made of it
+			// again keeps only the gRPC code (412 would read 400).
+			st = herr.Code
+		}
 		if st <= 0 && ae.GRPCStatus() != nil {
 			st = grpcStatus[ae.GRPCStatus().Code()]
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,7 @@ import (
 	compute "cloud.google.com/go/compute/apiv1"
 	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
 	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
+	gax "github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/option"
 
 	"github.com/cloudtrim/cloudtrim/shared/domain"
@@ -31,13 +33,24 @@ const (
 	// DefaultOperationTimeout bounds the wait for one Compute Engine
 	// operation (a stop, a start, a setMachineType) to finish.
 	DefaultOperationTimeout = 10 * time.Minute
+	// DefaultMaxRetries and DefaultRetryDelay bound the retries of a
+	// throttled (429) or unavailable (503, 504) call.
+	DefaultMaxRetries = 4
+	DefaultRetryDelay = time.Second
+	// DefaultPollInterval is how often an operation, or an instance
+	// moving between statuses, is read: the pace of gcloud's own waits.
+	DefaultPollInterval = 2 * time.Second
 )
 
 // Config configures a Provider.
 type Config struct {
 	// Projects are the project IDs to read. Empty means every active
 	// project the identity can see (Resource Manager's projects.search),
-	// read at each Scopes call.
+	// read at each Scopes call. They are also the projects this
+	// deployment owns: the actuator's calls (Get and the changes) are
+	// refused with domain.ErrPermission, before any call, for a resource
+	// of any other project, and for every resource when Projects is
+	// empty.
 	Projects []string
 	// Options are the client options of every Google API client:
 	// credentials in production (none means Application Default
@@ -68,7 +81,22 @@ type Config struct {
 	// DefaultOperationTimeout).
 	CallTimeout      time.Duration
 	OperationTimeout time.Duration
-	Logger           *slog.Logger
+	// MaxRetries bounds the retries of a call answered 429, 503 or 504
+	// (0 means DefaultMaxRetries, negative none); the waits back off
+	// exponentially, with jitter, from RetryDelay (default
+	// DefaultRetryDelay), within CallTimeout. Google's REST clients
+	// retry no 429 themselves. A mutating call carries a requestId, so a
+	// retry of one cannot apply it twice.
+	MaxRetries int
+	RetryDelay time.Duration
+	// PollInterval is how often an operation, or an instance moving
+	// between statuses, is read (default DefaultPollInterval).
+	PollInterval time.Duration
+	// ReservedLabels are label keys Tag and Snapshot never set; default
+	// the policy's opt-in tag, cloudtrim-optin: the actuator must not be
+	// able to opt a resource in.
+	ReservedLabels []string
+	Logger         *slog.Logger
 }
 
 // LogValue describes the configuration without its credentials.
@@ -76,7 +104,8 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.Any("projects", c.Projects), slog.Int("page_size", c.PageSize),
 		slog.String("billing_export_table", c.BillingExportTable),
-		slog.Duration("call_timeout", c.CallTimeout))
+		slog.Duration("call_timeout", c.CallTimeout), slog.Duration("operation_timeout", c.OperationTimeout),
+		slog.Int("max_retries", c.MaxRetries), slog.Any("reserved_labels", c.ReservedLabels))
 }
 
 // Provider reads the projects of one Google Cloud identity: inventory
@@ -88,14 +117,19 @@ type Provider struct {
 	cfg    Config
 	logger *slog.Logger
 
-	instances    *compute.InstancesClient
-	disks        *compute.DisksClient
-	addresses    *compute.AddressesClient
-	snapshots    *compute.SnapshotsClient
-	machineTypes *compute.MachineTypesClient
-	zoneOps      *compute.ZoneOperationsClient
-	regionOps    *compute.RegionOperationsClient
-	globalOps    *compute.GlobalOperationsClient
+	instances       *compute.InstancesClient
+	disks           *compute.DisksClient
+	regionDisks     *compute.RegionDisksClient
+	addresses       *compute.AddressesClient
+	globalAddresses *compute.GlobalAddressesClient
+	snapshots       *compute.SnapshotsClient
+	machineTypes    *compute.MachineTypesClient
+	zoneOps         *compute.ZoneOperationsClient
+	regionOps       *compute.RegionOperationsClient
+	globalOps       *compute.GlobalOperationsClient
+
+	// retries is how many times a call is retried (Config.MaxRetries).
+	retries int
 
 	// The clients of the other APIs are made on first use: a collector
 	// needs them all, the actuator only Compute Engine.
@@ -113,6 +147,12 @@ type Provider struct {
 	// numeric ID (Cloud Monitoring's instance_id label) to its relative
 	// name: project → numeric ID → "projects/p/zones/z/instances/n".
 	vmIDs map[string]map[string]string
+	// listing is the project Resources listed last, its resources held
+	// by region until another project is read (see Resources).
+	listing *projectListing
+	// scopeErr holds, by project ID, the error Scopes listed each
+	// project with (nil for one it read).
+	scopeErr map[string]error
 }
 
 // instanceIDs returns the numeric ID → relative name map of the
@@ -138,12 +178,27 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.OperationTimeout <= 0 {
 		cfg.OperationTimeout = DefaultOperationTimeout
 	}
+	if cfg.RetryDelay <= 0 {
+		cfg.RetryDelay = DefaultRetryDelay
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.ReservedLabels == nil {
+		cfg.ReservedLabels = []string{domain.DefaultPolicy().OptInTag}
+	}
 	for _, p := range cfg.Projects {
 		if p == "" {
 			return nil, fmt.Errorf("gcpcloud: %w: an empty project ID in Projects", domain.ErrInvalid)
 		}
 	}
-	p := &Provider{cfg: cfg, logger: cfg.Logger}
+	p := &Provider{cfg: cfg, logger: cfg.Logger, scopeErr: map[string]error{}}
+	switch {
+	case cfg.MaxRetries == 0:
+		p.retries = DefaultMaxRetries
+	case cfg.MaxRetries > 0:
+		p.retries = cfg.MaxRetries
+	}
 	if p.logger == nil {
 		p.logger = slog.New(slog.DiscardHandler)
 	}
@@ -155,8 +210,14 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if p.disks, err = compute.NewDisksRESTClient(ctx, opts...); err != nil {
 		return nil, mapErr("gcpcloud: disks client", err)
 	}
+	if p.regionDisks, err = compute.NewRegionDisksRESTClient(ctx, opts...); err != nil {
+		return nil, mapErr("gcpcloud: region disks client", err)
+	}
 	if p.addresses, err = compute.NewAddressesRESTClient(ctx, opts...); err != nil {
 		return nil, mapErr("gcpcloud: addresses client", err)
+	}
+	if p.globalAddresses, err = compute.NewGlobalAddressesRESTClient(ctx, opts...); err != nil {
+		return nil, mapErr("gcpcloud: global addresses client", err)
 	}
 	if p.snapshots, err = compute.NewSnapshotsRESTClient(ctx, opts...); err != nil {
 		return nil, mapErr("gcpcloud: snapshots client", err)
@@ -181,8 +242,8 @@ func (p *Provider) Cloud() domain.Cloud { return domain.GCP }
 
 // Close closes the clients.
 func (p *Provider) Close() error {
-	for _, c := range []interface{ Close() error }{p.instances, p.disks, p.addresses, p.snapshots,
-		p.machineTypes, p.zoneOps, p.regionOps, p.globalOps} {
+	for _, c := range []interface{ Close() error }{p.instances, p.disks, p.regionDisks, p.addresses, p.globalAddresses,
+		p.snapshots, p.machineTypes, p.zoneOps, p.regionOps, p.globalOps} {
 		_ = c.Close()
 	}
 	p.lazyMu.Lock()
@@ -205,6 +266,32 @@ func (p *Provider) Close() error {
 // call returns a context for one API call under the configured deadline.
 func (p *Provider) call(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, p.cfg.CallTimeout)
+}
+
+// retry is the call option every Compute Engine and Resource Manager
+// call carries: it retries a 429, 503 or 504 answer up to
+// Config.MaxRetries times, backing off from Config.RetryDelay.
+func (p *Provider) retry() gax.CallOption {
+	return gax.WithRetry(func() gax.Retryer {
+		return &boundedRetryer{left: p.retries, inner: gax.OnHTTPCodes(
+			gax.Backoff{Initial: p.cfg.RetryDelay, Max: 32 * p.cfg.RetryDelay, Multiplier: 2},
+			http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout)}
+	})
+}
+
+// boundedRetryer stops another retryer after a number of retries: gax's
+// own retryers retry until the context ends.
+type boundedRetryer struct {
+	left  int
+	inner gax.Retryer
+}
+
+func (r *boundedRetryer) Retry(err error) (time.Duration, bool) {
+	if r.left <= 0 {
+		return 0, false
+	}
+	r.left--
+	return r.inner.Retry(err)
 }
 
 // options returns the client options of one API: the common ones, then
