@@ -1,10 +1,11 @@
-//go:build !awslambda
+//go:build !awslambda && !gcpfunc
 
 package lake
 
-// The Azure Blob driver. Builds for AWS Lambda (tag awslambda) leave it
-// out: a function deployed on AWS keeps its lake in S3, and the SDK would
-// add megabytes to every package. See drivers_s3.go and drivers_gcs.go
+// The Azure Blob driver. Builds for AWS Lambda (tag awslambda) and Google
+// Cloud (tag gcpfunc) leave it out: a function deployed there keeps its
+// lake in its own cloud's storage, and the SDK would add megabytes to
+// every package. See drivers_s3.go and drivers_gcs.go
 // for the others.
 import (
 	"errors"

@@ -118,7 +118,7 @@ func (s *bucketStore) List(ctx context.Context, prefix, delimiter string) ([]str
 		if err == nil {
 			return keys, nil
 		}
-		if gcerrors.Code(err) != gcerrors.NotFound || ctx.Err() != nil {
+		if !errors.Is(kindOf(err), domain.ErrNotFound) || ctx.Err() != nil {
 			return nil, kindOf(err)
 		}
 		select {
@@ -186,6 +186,12 @@ func (s *bucketStore) Close() error { return s.b.Close() }
 // racing conditional writes or Azure's 412 LeaseIdMissing on a leased
 // blob.
 func kindOf(err error) error {
+	// A 401 or 403 is a permission error whatever the driver's code:
+	// gcsblob reports Cloud Storage's 403 as NotFound, which would read a
+	// missing role as "nothing there yet".
+	if s := httpStatus(err); s == 401 || s == 403 {
+		return fmt.Errorf("%w: %w", domain.ErrPermission, err)
+	}
 	var kind error
 	switch gcerrors.Code(err) {
 	case gcerrors.NotFound:
