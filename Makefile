@@ -9,7 +9,7 @@ DIST     := dist
 CLOUDTRIM_STANDINS ?= $(HOME)/.cache/cloudtrim/standins
 export CLOUDTRIM_STANDINS
 
-.PHONY: all build demo test vet unit bench package package-lambda package-azure clean fmt standins fuzz
+.PHONY: all build demo test vet unit bench package package-lambda package-azure package-gcp clean fmt standins fuzz
 
 # How long make fuzz (and so make test) fuzzes each target.
 FUZZTIME ?= 5s
@@ -52,8 +52,10 @@ bench: package standins
 ## package: the zips SAM deploys: a linux/arm64 'bootstrap' per function, built
 ## with the Lambda host only (tag awslambda) and no RPC mode (lambda.norpc); and
 ## dist/azure.zip, the Azure function app: the linux/amd64 custom handler
-## cloudtrim-azure beside infra/azure's host.json and function folders
-package: package-lambda package-azure
+## cloudtrim-azure beside infra/azure's host.json and function folders; and
+## dist/gcp, the linux/amd64 cloudtrim-gcp beside infra/gcp's Dockerfile, the
+## source Cloud Build makes the Cloud Run image from
+package: package-lambda package-azure package-gcp
 package-lambda:
 	@mkdir -p $(DIST)
 	@for f in $(FUNCTIONS); do \
@@ -71,6 +73,12 @@ package-azure:
 	@for f in $(AZURE_FUNCTIONS); do mkdir -p $(DIST)/azure/$$f && cp infra/azure/$$f/function.json $(DIST)/azure/$$f/ || exit 1; done
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -tags azurefunc -trimpath -ldflags='-s -w' -o $(DIST)/azure/cloudtrim-azure ./functions/azure
 	$(GO) run ./tools/zipdir $(DIST)/azure $(DIST)/azure.zip
+
+package-gcp:
+	@echo "package gcp"
+	@rm -rf $(DIST)/gcp && mkdir -p $(DIST)/gcp
+	@cp infra/gcp/Dockerfile $(DIST)/gcp/
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -tags gcpfunc -trimpath -ldflags='-s -w' -o $(DIST)/gcp/cloudtrim-gcp ./functions/gcp
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

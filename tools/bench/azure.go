@@ -26,7 +26,7 @@ var (
 	azureStep          = 6 * time.Hour
 )
 
-// azureRun is one measured collection.
+// azureRun is one measured collection (of either cloud).
 type azureRun struct {
 	subscriptions, vms  int
 	resources, series   int
@@ -84,14 +84,14 @@ func azureCollectRun(ctx context.Context, est *azurefake.Estate, subs []string) 
 	if err != nil {
 		return azureRun{}, err
 	}
-	sink := &azureSink{}
+	sink := &countSink{}
 	c := &collect.Collector{Provider: p, Now: func() time.Time { return now },
 		NewSink: func(domain.Cloud, string, collect.Window) collect.Sink { return sink }}
 	runtime.GC()
 	var base runtime.MemStats
 	runtime.ReadMemStats(&base)
-	baseLive := azureLiveHeap()
-	stop := azureHeapPeak()
+	baseLive := liveHeap()
+	stop := heapPeak()
 	start := time.Now()
 	res, err := c.Run(ctx, collect.Request{RunID: "bench", Days: 14, Step: azureStep})
 	wall := time.Since(start)
@@ -116,35 +116,35 @@ func azureCollectRun(ctx context.Context, est *azurefake.Estate, subs []string) 
 	return r, nil
 }
 
-// azureSink counts what the collector writes and keeps nothing.
-type azureSink struct{ resources, series, rows int }
+// countSink counts what a collector writes and keeps nothing.
+type countSink struct{ resources, series, rows int }
 
-func (s *azureSink) WriteResources(_ context.Context, rs []domain.Resource) error {
+func (s *countSink) WriteResources(_ context.Context, rs []domain.Resource) error {
 	s.resources += len(rs)
 	return nil
 }
 
-func (s *azureSink) WriteSeries(_ context.Context, _ string, ss []domain.Series) error {
+func (s *countSink) WriteSeries(_ context.Context, _ string, ss []domain.Series) error {
 	s.series += len(ss)
 	return nil
 }
 
-func (s *azureSink) WriteCostRows(_ context.Context, rows []domain.CostRow) error {
+func (s *countSink) WriteCostRows(_ context.Context, rows []domain.CostRow) error {
 	s.rows += len(rows)
 	return nil
 }
 
-func (s *azureSink) RecordScope(collect.ScopeStatus) {}
+func (s *countSink) RecordScope(collect.ScopeStatus) {}
 
-func (s *azureSink) Commit(context.Context) (string, error) { return "counted", nil }
+func (s *countSink) Commit(context.Context) (string, error) { return "counted", nil }
 
-// azureHeapPeak samples, every 20 ms until stopped, HeapInuse and the live
+// heapPeak samples, every 20 ms until stopped, HeapInuse and the live
 // heap (the heap marked live by the last garbage collection), and
 // returns the highest of each. HeapInuse also holds the garbage not yet
 // collected, whose allowance the collector paces on the whole live heap
 // (GOGC): it grows with the fake's estate held in the same process. The
 // live heap does not.
-func azureHeapPeak() (stop func() (inuse, live uint64)) {
+func heapPeak() (stop func() (inuse, live uint64)) {
 	var (
 		mu         sync.Mutex
 		peakInuse  uint64
@@ -187,7 +187,7 @@ func azureHeapPeak() (stop func() (inuse, live uint64)) {
 }
 
 // liveHeap returns the heap marked live by the last garbage collection.
-func azureLiveHeap() uint64 {
+func liveHeap() uint64 {
 	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindUint64 {

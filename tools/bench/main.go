@@ -40,7 +40,7 @@ func main() {
 	step := flag.String("step", "", "internal: run one measurement (collect or optimize) in this process")
 	dir := flag.String("dir", "", "internal: lake directory")
 	cpuprofile := flag.String("cpuprofile", "", "with -step or -only approvals: write a CPU profile of the measurement to this file")
-	only := flag.String("only", "", "run only this table: billing, approvals, azure or placement")
+	only := flag.String("only", "", "run only this table: billing, approvals, azure, gcp or placement")
 	approvalsDuration := flag.Duration("approvals-duration", defaultApprovals.Duration, "how long the approvals table drives the webhook")
 	approvalsSizes := flag.String("approvals-estates", "0,2000", "estate sizes of the approvals table, comma-separated; 0 is the demo estate")
 	gen := flag.String("gen-cur", "", "write the generated AWS CUR CSV of -n rows to this file and exit")
@@ -104,6 +104,18 @@ func main() {
 		}
 		return
 	}
+	if *only == "gcp" {
+		dir, err := os.MkdirTemp("", "cloudtrim-bench-")
+		if err == nil {
+			defer os.RemoveAll(dir)
+			err = gcpTables(dir)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *only == "azure" {
 		dir, err := os.MkdirTemp("", "cloudtrim-bench-")
 		if err == nil {
@@ -117,7 +129,7 @@ func main() {
 		return
 	}
 	if *only != "" {
-		fmt.Fprintf(os.Stderr, "bench: -only %q: want billing, approvals, azure or placement\n", *only)
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want billing, approvals, azure, gcp or placement\n", *only)
 		os.Exit(2)
 	}
 	if *step != "" && *cpuprofile != "" {
@@ -278,6 +290,9 @@ func table(n int) error {
 	}
 	fmt.Println()
 	if err := azureTables(dir); err != nil {
+		return err
+	}
+	if err := gcpTables(dir); err != nil {
 		return err
 	}
 	return approvalsTable(dir, defaultApprovals)

@@ -1,8 +1,11 @@
 package gcpfake
 
 import (
+	"context"
 	"fmt"
 	"hash/fnv"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -111,4 +114,44 @@ func syntheticProjectID(seed uint64, n int) string {
 	h := fnv.New32a()
 	fmt.Fprintf(h, "%d/%d", seed, n)
 	return fmt.Sprintf("synth-%03d-%06x", n+1, h.Sum32()&0xffffff)
+}
+
+// SyntheticMetricSource serves the CPU utilization of a synthetic
+// estate's instances: one sample every step, a value between 0 and 1
+// derived from the instance and the hour, so a benchmark's Monitoring
+// answers cost what real answers of that size cost without the estate
+// holding any series. The estate is read under its lock.
+func SyntheticMetricSource(e *Estate, step time.Duration) MetricSource {
+	return func(ctx context.Context, q MetricQuery, fn func(MetricSeries) error) error {
+		if q.Type != MetricCPUUtilization || step <= 0 {
+			return nil
+		}
+		e.Lock()
+		p := e.Projects[q.Project]
+		var ins []*Instance
+		if p != nil {
+			for _, i := range p.Instances {
+				if q.Zone == nil || q.Zone(i.Zone) {
+					ins = append(ins, i)
+				}
+			}
+		}
+		e.Unlock()
+		slices.SortFunc(ins, func(a, b *Instance) int { return strings.Compare(a.ID(), b.ID()) })
+		first := q.From.Truncate(step).Add(step)
+		for _, i := range ins {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			id := NumericID(i.ID())
+			s := MetricSeries{Project: i.Project, Zone: i.Zone, InstanceName: i.Name, InstanceID: id, Type: q.Type}
+			for t := first; !t.After(q.To); t = t.Add(step) {
+				s.Points = append(s.Points, MetricPoint{End: t, Value: float64((id>>8+uint64(t.Unix()/3600))%97) / 100})
+			}
+			if err := fn(s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
