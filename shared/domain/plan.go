@@ -144,7 +144,113 @@ type Plan struct {
 	Skipped    []Finding     `json:"skipped,omitempty"`
 	// BillChecks compare each cloud's inventory with its bill.
 	BillChecks []BillCheck `json:"bill_checks,omitempty"`
+	// Placement holds the advisory placement variants, nil when the
+	// policy's placement is disabled (and in plans made before it
+	// existed). Its migrations are not actions: nothing approves or
+	// applies them, and they count neither in the totals nor in Digest.
+	Placement *PlacementPlan `json:"placement,omitempty"`
 }
+
+// Placement variant names: the cheapest placement found, the best
+// performing, and the one nearest the ideal of both.
+const (
+	VariantMaxSavings       = "max_savings"
+	VariantBalanced         = "balanced"
+	VariantPerformanceFirst = "performance_first"
+)
+
+// PlacementPlan is where the plan's movable workloads could run instead:
+// a few variants that trade monthly cost against performance, each a
+// list of migrations with what they save, what copying the data costs
+// once, and the solver's proof of how far from optimal it can be.
+type PlacementPlan struct {
+	// Workloads counts the movable VMs the solver placed, Locations the
+	// candidate places (instance type × region × cloud) it chose from,
+	// and MaxMoves the most migrations a variant may hold.
+	Workloads int `json:"workloads"`
+	Locations int `json:"locations"`
+	MaxMoves  int `json:"max_moves"`
+	// MonthlyCost is what the workloads cost a month where they run now:
+	// each VM and its attached disks, from the bill where billed.
+	MonthlyCost Money `json:"monthly_cost"`
+	// Variants are, in this order, max_savings, balanced and
+	// performance_first; two of them may be the same placement.
+	Variants []PlacementVariant `json:"variants,omitempty"`
+	// Findings say what was left out of the placement and why: VMs that
+	// could not be priced or placed, regions without prices, or that no
+	// VM carries the movable marker.
+	Findings []Finding `json:"findings,omitempty"`
+}
+
+// PlacementVariant is one placement of the movable workloads.
+type PlacementVariant struct {
+	Name string `json:"name"`
+	// Weight is the weight of performance against cost (0 to 1) the
+	// solver minimised with.
+	Weight float64 `json:"weight"`
+	// CostSavings is the monthly saving against today: the sum of the
+	// migrations' MonthlySavings, negative when the variant costs more.
+	CostSavings Money `json:"cost_savings"`
+	// PerformanceImprovement is the change, in percent, of the
+	// workloads' total performance score (vCPUs × per-vCPU score).
+	PerformanceImprovement float64 `json:"performance_improvement"`
+	// MonthlyCost is what the workloads cost a month once moved.
+	MonthlyCost Money `json:"monthly_cost"`
+	// MigrationCost is the one-off cost of copying the migrations' data.
+	MigrationCost Money `json:"migration_cost"`
+	// Bound is the solver's proven lower bound on the objective it
+	// minimised (cost and performance shortfall, each divided by its
+	// ideal and weighted), and Gap how far above it the variant is at
+	// most, relative to its objective: 0.001 is within 0.1 % of optimal.
+	Bound float64 `json:"bound"`
+	Gap   float64 `json:"gap"`
+	// Stop says why the solver stopped: gap, converged or time_limit.
+	Stop string `json:"stop"`
+	// MonthlyCostBound, for max_savings only, is the proven floor of the
+	// workloads' monthly cost under the policy's rules, migration
+	// amortised: no placement costs less.
+	MonthlyCostBound Money `json:"monthly_cost_bound,omitzero"`
+	// ResourceMigrations are the workloads that move; the others stay.
+	ResourceMigrations []Migration `json:"resource_migrations"`
+}
+
+// Migration is one workload moving to another cloud, region or instance
+// type. It is advice: it is not an action and nothing applies it.
+type Migration struct {
+	Target ResourceRef   `json:"target"`
+	Name   string        `json:"name,omitempty"`
+	From   PlacementSite `json:"from"`
+	To     PlacementSite `json:"to"`
+	// MonthlyCostBefore is the VM and its disks today; MonthlyCostAfter
+	// the target type's list price plus the data at the target's block
+	// storage price and the traffic back to where its peers stay.
+	MonthlyCostBefore Money `json:"monthly_cost_before"`
+	MonthlyCostAfter  Money `json:"monthly_cost_after"`
+	MonthlySavings    Money `json:"monthly_savings"`
+	// MigrationCost is the one-off egress of copying DataGiB out.
+	MigrationCost Money `json:"migration_cost"`
+	// PerformanceChange is the change of its per-vCPU score, in percent.
+	PerformanceChange float64 `json:"performance_change"`
+	// DataGiB is the size of its attached disks; TrafficOutGiB and
+	// TrafficInGiB its monthly network traffic, when measured.
+	DataGiB       int64   `json:"data_gib"`
+	TrafficOutGiB float64 `json:"traffic_out_gib,omitempty"`
+	TrafficInGiB  float64 `json:"traffic_in_gib,omitempty"`
+	// Evidence holds the utilization percentiles, the shapes before
+	// (VCPU, MemoryMiB) and after (NewVCPU, NewMemoryMiB) and notes on
+	// how each figure was found.
+	Evidence Evidence `json:"evidence"`
+}
+
+// PlacementSite is where a workload runs: an instance type in a region
+// of a cloud.
+type PlacementSite struct {
+	Cloud  Cloud  `json:"cloud"`
+	Region string `json:"region"`
+	SKU    string `json:"sku"`
+}
+
+func (s PlacementSite) String() string { return string(s.Cloud) + "/" + s.Region + "/" + s.SKU }
 
 // Action returns the action with the given ID.
 func (p *Plan) Action(id string) (Action, bool) {
@@ -173,6 +279,18 @@ func (p *Plan) Validate() error {
 			return fmt.Errorf("%w: plan %s: action %s appears twice", ErrInvalid, p.ID, a.ID)
 		}
 		seen[a.ID] = true
+	}
+	if pl := p.Placement; pl != nil {
+		for _, v := range pl.Variants {
+			sum := Money{Currency: v.CostSavings.Currency}
+			for _, m := range v.ResourceMigrations {
+				sum = sum.Plus(m.MonthlySavings)
+			}
+			if sum.Micros != v.CostSavings.Micros {
+				return fmt.Errorf("%w: plan %s: placement variant %s saves %s %s, the sum of its migrations %s %s",
+					ErrInvalid, p.ID, v.Name, v.CostSavings.Currency, v.CostSavings.Decimal(), sum.Currency, sum.Decimal())
+			}
+		}
 	}
 	return nil
 }

@@ -46,6 +46,159 @@ type Policy struct {
 	// approver. It is left out of the JSON when zero, so policies without
 	// it keep their hash.
 	Approvals ApprovalPolicy `json:"approvals,omitzero"`
+
+	// Placement configures the advisory placement variants: where the
+	// movable workloads could run instead, across clouds, regions and
+	// instance types. A policy whose placement section is the default
+	// keeps the hash it had before the section existed (see Hash).
+	Placement PlacementPolicy `json:"placement"`
+}
+
+// PlacementPolicy says which VMs may move and under which rules the
+// optimizer looks for cheaper or faster places for them. Moving is never
+// assumed: only a VM that carries an explicit marker (MovableTag set to
+// "true", or a tag matching one of Movable) is a workload. The plan's
+// placement variants are advisory; they never become actions.
+type PlacementPolicy struct {
+	Enabled bool `json:"enabled"`
+	// MovableTag is a tag key: a VM whose tag of that key (compared
+	// without case) reads "true" may move. Empty: no tag key marks VMs.
+	MovableTag string `json:"movable_tag,omitempty"`
+	// Movable lists further markers: a VM carrying any of these tags
+	// with that value (both compared without case) may move.
+	Movable []TagSelector `json:"movable,omitempty"`
+	// MaxMovePercent caps how many of the movable workloads one variant
+	// moves, as a percentage (0-100) rounded down: 20 % of 12 is 2.
+	MaxMovePercent float64 `json:"max_move_percent"`
+	// Clouds and Regions are a compliance allow-list of where workloads
+	// may run; empty means every cloud, or every region the price
+	// catalog and the placement model know. A workload that runs outside
+	// the allow-list today must move in every variant.
+	Clouds  []Cloud  `json:"clouds,omitempty"`
+	Regions []string `json:"regions,omitempty"`
+	// SameContinent keeps each workload on the continent it runs on now
+	// (data residency).
+	SameContinent bool `json:"same_continent,omitempty"`
+	// MaxLatencyMS, when positive, bounds the estimated round trip
+	// between a workload's current region and its new one, where its
+	// users are assumed to be.
+	MaxLatencyMS float64 `json:"max_latency_ms,omitempty"`
+	// MaxVCPUsPerLocation, when positive, is the quota of vCPUs the
+	// variants may add to one instance type in one region, beyond those
+	// of the movable workloads that run there now; zero means no limit.
+	MaxVCPUsPerLocation float64 `json:"max_vcpus_per_location,omitempty"`
+	// AmortizeMonths spreads the one-off cost of copying a workload's
+	// data over this many months when the solver weighs a move.
+	AmortizeMonths float64 `json:"amortize_months"`
+	// TimeLimitSeconds bounds the solver's wall time for all variants;
+	// GapTarget stops it once the proven relative gap is at most this
+	// (0.0001 is 0.01 %).
+	TimeLimitSeconds float64 `json:"time_limit_seconds"`
+	GapTarget        float64 `json:"gap_target"`
+}
+
+// TagSelector matches the resources that carry tag Key with value Value.
+type TagSelector struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+func (s TagSelector) String() string { return s.Key + "=" + s.Value }
+
+// DefaultPlacementPolicy returns the placement section of the default
+// policy: enabled, with the tag cloudtrim-movable=true as the only
+// marker, so that nothing moves until someone tags it.
+func DefaultPlacementPolicy() PlacementPolicy {
+	return PlacementPolicy{Enabled: true, MovableTag: "cloudtrim-movable", MaxMovePercent: 20,
+		AmortizeMonths: 12, TimeLimitSeconds: 10, GapTarget: 1e-4}
+}
+
+// Limits of the placement section.
+const (
+	maxAmortizeMonths   = 120
+	maxPlacementSeconds = 900 // the longest a Lambda function runs
+)
+
+func (pp PlacementPolicy) validate(bad func(field, format string, args ...any) error) error {
+	if !pp.Enabled {
+		return nil
+	}
+	if k := pp.MovableTag; k != strings.TrimSpace(k) {
+		return bad("placement.movable_tag", "%q has surrounding spaces", k)
+	}
+	for i, s := range pp.Movable {
+		field := fmt.Sprintf("placement.movable[%d]", i)
+		if strings.TrimSpace(s.Key) == "" || strings.TrimSpace(s.Value) == "" {
+			return bad(field, "needs both a key and a value, got %q=%q", s.Key, s.Value)
+		}
+	}
+	if !(pp.MaxMovePercent >= 0 && pp.MaxMovePercent <= 100) {
+		return bad("placement.max_move_percent", "%v is not a percentage in 0..100", pp.MaxMovePercent)
+	}
+	for i, c := range pp.Clouds {
+		if pc, err := ParseCloud(string(c)); err != nil || pc != c {
+			return bad(fmt.Sprintf("placement.clouds[%d]", i), "%q is not a cloud (want one of %v)", c, Clouds)
+		}
+	}
+	for i, r := range pp.Regions {
+		if r == "" || r != strings.TrimSpace(r) || strings.ContainsAny(r, " \t/") {
+			return bad(fmt.Sprintf("placement.regions[%d]", i), "%q is not a region name", r)
+		}
+	}
+	if !(pp.MaxLatencyMS >= 0) || math.IsInf(pp.MaxLatencyMS, 0) {
+		return bad("placement.max_latency_ms", "%v is not a duration of at least 0 ms", pp.MaxLatencyMS)
+	}
+	if !(pp.MaxVCPUsPerLocation >= 0) || math.IsInf(pp.MaxVCPUsPerLocation, 0) {
+		return bad("placement.max_vcpus_per_location", "%v is not a number of vCPUs of at least 0", pp.MaxVCPUsPerLocation)
+	}
+	if !(pp.AmortizeMonths > 0 && pp.AmortizeMonths <= maxAmortizeMonths) {
+		return bad("placement.amortize_months", "%v is not a number of months in (0, %d]", pp.AmortizeMonths, maxAmortizeMonths)
+	}
+	if !(pp.TimeLimitSeconds > 0 && pp.TimeLimitSeconds <= maxPlacementSeconds) {
+		return bad("placement.time_limit_seconds", "%v is not a number of seconds in (0, %d]", pp.TimeLimitSeconds, maxPlacementSeconds)
+	}
+	if !(pp.GapTarget > 0 && pp.GapTarget < 1) {
+		return bad("placement.gap_target", "%v is not a relative gap in (0, 1)", pp.GapTarget)
+	}
+	return nil
+}
+
+// MovableBy returns the marker that makes a VM with tags movable
+// ("cloudtrim-movable=true", "team=data"), and false when none does.
+// When several match, MovableTag wins, then the first of Movable, so
+// the answer does not depend on map order.
+func (pp PlacementPolicy) MovableBy(tags map[string]string) (string, bool) {
+	if pp.MovableTag != "" {
+		for k, v := range tags {
+			if strings.EqualFold(k, pp.MovableTag) && strings.EqualFold(strings.TrimSpace(v), "true") {
+				return pp.MovableTag + "=true", true
+			}
+		}
+	}
+	for _, s := range pp.Movable {
+		for k, v := range tags {
+			if strings.EqualFold(k, s.Key) && strings.EqualFold(strings.TrimSpace(v), strings.TrimSpace(s.Value)) {
+				return s.String(), true
+			}
+		}
+	}
+	return "", false
+}
+
+// Markers describes what marks a VM movable, for messages: "tag
+// cloudtrim-movable=true or team=data", or "" when nothing does.
+func (pp PlacementPolicy) Markers() string {
+	var ms []string
+	if pp.MovableTag != "" {
+		ms = append(ms, pp.MovableTag+"=true")
+	}
+	for _, s := range pp.Movable {
+		ms = append(ms, s.String())
+	}
+	if len(ms) == 0 {
+		return ""
+	}
+	return "tag " + strings.Join(ms, " or ")
 }
 
 // ApprovalPolicy says who may approve which actions, and which actions
@@ -208,6 +361,7 @@ func DefaultPolicy() Policy {
 			Default:       Schedule{TimeZone: "UTC", Days: "Mon-Fri", Start: "08:00", Stop: "20:00"}},
 		MinMonthlySavings: 1,
 		Caps:              Caps{MaxActions: 200, MaxPercent: 20},
+		Placement:         DefaultPlacementPolicy(),
 	}
 }
 
@@ -291,6 +445,9 @@ func (p Policy) Validate() error {
 	if err := p.Approvals.validate(bad); err != nil {
 		return err
 	}
+	if err := p.Placement.validate(bad); err != nil {
+		return err
+	}
 	if p.Schedules.Enabled {
 		if p.Schedules.EnvironmentTag == "" {
 			return bad("schedules.environment_tag", "must not be empty")
@@ -326,10 +483,31 @@ func (p Policy) OptedIn(tags map[string]string) bool {
 }
 
 // Hash returns a stable digest of the policy, recorded in each plan.
+// Every field counts, except that a placement section equal to
+// DefaultPlacementPolicy's is left out: policies written before the
+// section existed keep their hash.
 func (p Policy) Hash() string {
-	b, _ := json.Marshal(p)
+	// policyFields has Policy's fields without its methods; the outer
+	// Placement field shadows the embedded one in the JSON.
+	type policyFields Policy
+	v := struct {
+		policyFields
+		Placement *PlacementPolicy `json:"placement,omitempty"`
+	}{policyFields: policyFields(p)}
+	if !p.Placement.isDefault() {
+		v.Placement = &p.Placement
+	}
+	b, _ := json.Marshal(v)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
+}
+
+// isDefault reports whether pp says what DefaultPlacementPolicy says;
+// lists compare by their JSON, so an empty list equals a missing one.
+func (pp PlacementPolicy) isDefault() bool {
+	a, _ := json.Marshal(pp)
+	b, _ := json.Marshal(DefaultPlacementPolicy())
+	return bytes.Equal(a, b)
 }
 
 // Schedule is a weekly running window in a time zone: the resource runs

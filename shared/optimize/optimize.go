@@ -65,7 +65,9 @@ type Request struct {
 // returned with an error.
 //
 // The plan is a function of the request alone: the same snapshots,
-// prices and policy give the same plan, byte for byte.
+// prices and policy give the same plan, byte for byte, unless the
+// policy's placement time limit (or ctx's deadline) cuts the placement
+// solve short.
 func Optimize(ctx context.Context, req Request) (domain.Plan, error) {
 	if err := req.validate(); err != nil {
 		return domain.Plan{}, err
@@ -93,6 +95,10 @@ func Optimize(ctx context.Context, req Request) (domain.Plan, error) {
 		sortedRefs = append(sortedRefs, refs[i])
 	}
 
+	placed, err := p.place.plan(ctx, p)
+	if err != nil {
+		return domain.Plan{}, err
+	}
 	actions := p.actions.slice()
 	domain.SortActions(actions)
 	slices.SortFunc(p.skipped, compareFindings)
@@ -108,6 +114,7 @@ func Optimize(ctx context.Context, req Request) (domain.Plan, error) {
 		Actions:    actions,
 		Skipped:    p.skipped,
 		BillChecks: p.billChecks,
+		Placement:  placed,
 	}
 	p.log.InfoContext(ctx, "plan made",
 		slog.String("plan_id", plan.ID),
@@ -140,6 +147,9 @@ func (r Request) validate() error {
 	}
 	if err := r.Policy.Validate(); err != nil {
 		return fmt.Errorf("optimize: plan %s: %w", r.PlanID, err)
+	}
+	if err := r.validatePlacement(); err != nil {
+		return err
 	}
 	seen := map[domain.Cloud]string{}
 	for i, s := range r.Snapshots {

@@ -31,6 +31,7 @@ type planner struct {
 	actions    chunkList[domain.Action]
 	skipped    []domain.Finding
 	billChecks []domain.BillCheck
+	place      *placer // nil when the policy's placement is disabled
 }
 
 type sizeKey struct {
@@ -85,6 +86,7 @@ func newPlanner(req Request) *planner {
 		minSavings: domain.FromFloat(req.Policy.MinMonthlySavings, req.Policy.Currency).Micros,
 		sizes:      map[sizeKey][]domain.Price{},
 		zones:      map[string]bool{},
+		place:      newPlacer(req.Policy),
 	}
 }
 
@@ -152,6 +154,7 @@ func (p *planner) snapshot(ctx context.Context, snap Snapshot, ref domain.Snapsh
 		}
 	}
 
+	p.place.collect(p, st)
 	p.billChecks = append(p.billChecks, st.billCheck(p.pol.Currency))
 
 	p.log.InfoContext(ctx, "snapshot read",
@@ -273,6 +276,10 @@ func (p *planner) addSeries(st *snapshotState, s domain.Series) {
 	}
 	e := st.entries.at(int(i))
 	if e.excluded || e.res.Kind != domain.KindVM || e.res.State != domain.StateRunning {
+		return
+	}
+	if p.place.isTraffic(s.Metric) {
+		p.place.addTraffic(i, e, s)
 		return
 	}
 	if s.Metric != domain.MetricCPU && s.Metric != domain.MetricMemory {

@@ -29,9 +29,7 @@ func (p *planner) rightsize(e *entry) {
 	needCPU := float64(cur.VCPU) * u.cpuAtRightsize / pol.TargetCPUPercent
 	notes = append(notes, fmt.Sprintf("CPU p%s is %s%% of %d vCPU: needs %s vCPU at the %s%% target",
 		formatNum(pol.CPUPercentile), formatNum(u.cpuAtRightsize), cur.VCPU, formatNum(needCPU), formatNum(pol.TargetCPUPercent)))
-	// A memory metric that never leaves zero is a broken agent, not an
-	// empty VM.
-	memKnown := u.hasMem && u.mem.Hours >= pol.MinDataHours && u.mem.Max > 0 && !math.IsNaN(u.memAtRightsize)
+	memKnown := u.memoryMeasured(pol.MinDataHours)
 	var needMem float64
 	if memKnown {
 		needMem = float64(cur.MemoryMiB) * u.memAtRightsize / pol.TargetMemoryPercent

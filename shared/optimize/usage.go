@@ -71,6 +71,13 @@ func (u *vmUsage) cpuHours() float64 {
 	return u.cpu.Hours
 }
 
+// memoryMeasured reports whether u has a memory metric to size by: at
+// least minHours of it, and not 0 % throughout, which is a broken agent
+// rather than an empty VM.
+func (u *vmUsage) memoryMeasured(minHours float64) bool {
+	return u != nil && u.hasMem && u.mem.Hours >= minHours && u.mem.Max > 0 && !math.IsNaN(u.memAtRightsize)
+}
+
 // coverage grades the CPU data from 0 to 1: the observed share of the
 // window, scaled down when the window is shorter than a week (a week
 // shows the weekly cycle).

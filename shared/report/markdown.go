@@ -85,6 +85,7 @@ func Markdown(in Input) []byte {
 		}
 	}
 
+	placementMarkdown(&b, v.Placement)
 	spendMarkdown(&b, v)
 
 	w("## Skipped\n\n")

@@ -13,7 +13,8 @@ import (
 )
 
 // DefaultMaxActions is how many actions a report lists and explains
-// when Input.MaxActions is zero. Plans list actions by savings, largest
+// when Input.MaxActions is zero, and how many migrations it lists per
+// placement variant. Plans list actions by savings, largest
 // first, so the report shows the ones that matter; the totals always
 // count every action.
 const DefaultMaxActions = 500
@@ -50,6 +51,8 @@ type view struct {
 	Anomalies    []anomalyView
 	SpendSkipped int
 	BillChecks   []billCheckView
+	// Placement is the plan's placement section, nil when it has none.
+	Placement *placementView
 }
 
 type snapshotView struct{ Cloud, RunID, At, Manifest string }
@@ -162,6 +165,7 @@ func buildView(in Input) view {
 	v.HasSpend = in.Spend != nil
 	v.Forecasts, v.Anomalies, v.SpendSkipped = spendViews(in.Spend)
 	v.BillChecks = billCheckViews(p)
+	v.Placement = buildPlacement(p, limit)
 	return v
 }
 

@@ -88,18 +88,23 @@ func (e *Evaluator) Allowed(i, j int) bool {
 }
 
 // Cost returns what workload i costs a month at location j, whether or
-// not j is allowed.
+// not j is allowed. At its current location, a workload's CurrentCost,
+// when set, is its Compute, and its Storage is zero.
 func (e *Evaluator) Cost(i, j int) CostBreakdown {
 	w := &e.in.Workloads[i]
 	l := &e.in.Locations[j]
 	rj := e.ix.locReg[j]
 	var b CostBreakdown
-	share := w.VCPU / l.VCPU
-	if m := w.MemoryGiB / l.MemoryGiB; m > share {
-		share = m
+	if w.CurrentCost != nil && j == e.Current(i) {
+		b.Compute = dollars(*w.CurrentCost)
+	} else {
+		share := w.VCPU / l.VCPU
+		if m := w.MemoryGiB / l.MemoryGiB; m > share {
+			share = m
+		}
+		b.Compute = dollars(l.HourlyPrice) * domain.HoursPerMonth * share
+		b.Storage = w.StorageGiB * dollars(l.StoragePrice)
 	}
-	b.Compute = dollars(l.HourlyPrice) * domain.HoursPerMonth * share
-	b.Storage = w.StorageGiB * dollars(l.StoragePrice)
 	for _, f := range w.Flows {
 		ra := e.ix.region[regionKey{f.Cloud, f.Region}]
 		if f.OutGiB > 0 {
@@ -128,16 +133,7 @@ func (e *Evaluator) egress(a, b int) float64 {
 	if a == b {
 		return 0
 	}
-	ra, rb := &e.in.Regions[a], &e.in.Regions[b]
-	rates := e.in.Egress[ra.Cloud]
-	switch {
-	case ra.Cloud != rb.Cloud:
-		return dollars(rates.Internet)
-	case ra.Continent == rb.Continent:
-		return dollars(rates.InterRegion)
-	default:
-		return dollars(rates.InterContinent)
-	}
+	return dollars(EgressPrice(e.in.Egress, e.in.Regions[a], e.in.Regions[b]))
 }
 
 func dollars(m domain.Money) float64 { return float64(m.Micros) / domain.MicrosPerUnit }

@@ -29,6 +29,9 @@
 //	     + Σ_anchors (out_ia · egress(j→a) + in_ia · egress(a→j))        data gravity
 //	     + [j ≠ cur(i)] · s_i · egress(cur(i)→j) / amortize             moving its data, amortised
 //
+// except that a workload that carries its current monthly cost (from
+// the bill, say) pays exactly that, plus its traffic, at cur(i),
+//
 // where egress(x→y) is the per-GiB price the sender's cloud charges:
 // nothing within a region, an inter-region rate within a cloud and a
 // continent, an inter-continent rate, and the internet rate to another

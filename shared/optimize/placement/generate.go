@@ -39,87 +39,6 @@ type GenerateOptions struct {
 	AmortizeMonths float64
 }
 
-// genRegion is a region the generator knows the place of.
-type genRegion struct {
-	cloud     domain.Cloud
-	name      string
-	continent string
-	lat, lon  float64
-	dataShare float64 // weight as the home of fixed data
-}
-
-// genRegions are the regions of the embedded price catalog, placed at
-// the published locations of their data centres.
-var genRegions = []genRegion{
-	{domain.AWS, "us-east-1", "north-america", 38.9, -77.4, 0.30},
-	{domain.Azure, "eastus", "north-america", 37.4, -79.2, 0.10},
-	{domain.Azure, "eastus2", "north-america", 36.7, -78.4, 0.05},
-	{domain.Azure, "westus2", "north-america", 47.2, -119.9, 0.05},
-	{domain.Azure, "northeurope", "europe", 53.3, -6.3, 0.04},
-	{domain.Azure, "westeurope", "europe", 52.4, 4.9, 0.08},
-	{domain.GCP, "us-central1", "north-america", 41.3, -95.9, 0.14},
-	{domain.GCP, "us-east1", "north-america", 33.2, -80.0, 0.08},
-	{domain.GCP, "europe-west1", "europe", 50.4, 3.8, 0.08},
-	{domain.GCP, "europe-west4", "europe", 53.4, 6.8, 0.04},
-	{domain.GCP, "asia-northeast1", "asia", 35.7, 139.7, 0.04},
-}
-
-// genEgress are first-tier list prices per GiB (USD, micro-dollars) of
-// data leaving each cloud, from the clouds' published pricing pages:
-// AWS inter-region 0.02 and internet 0.09; Azure inter-region 0.02 within
-// a continent, 0.05 between continents, internet 0.087; Google Cloud
-// inter-region 0.02 within a continent, 0.08 between continents, internet
-// (standard tier) 0.085.
-var genEgress = map[domain.Cloud]EgressRates{
-	domain.AWS:   {InterRegion: domain.USD(20_000), InterContinent: domain.USD(20_000), Internet: domain.USD(90_000)},
-	domain.Azure: {InterRegion: domain.USD(20_000), InterContinent: domain.USD(50_000), Internet: domain.USD(87_000)},
-	domain.GCP:   {InterRegion: domain.USD(20_000), InterContinent: domain.USD(80_000), Internet: domain.USD(85_000)},
-}
-
-// genTypes are the instance types the generator offers, with a relative
-// per-vCPU performance and whether the type is an older generation that
-// workloads tend to sit on. The scores are rough: newer generations
-// per the vendors' own generation-over-generation claims, and a vCPU
-// that is a whole core (Graviton, Ampere, t2d) above one that is a
-// hyperthread. They exist to give the solver a second objective, not to
-// rank clouds.
-var genTypes = []struct {
-	cloud  domain.Cloud
-	sku    string
-	perf   float64
-	legacy bool
-}{
-	{domain.AWS, "m5.xlarge", 1.00, true},
-	{domain.AWS, "r5.xlarge", 1.00, true},
-	{domain.AWS, "c5.xlarge", 1.05, true},
-	{domain.AWS, "m6i.xlarge", 1.15, false},
-	{domain.AWS, "c6i.xlarge", 1.15, false},
-	{domain.AWS, "r6i.xlarge", 1.15, false},
-	{domain.AWS, "m6a.xlarge", 1.10, false},
-	{domain.AWS, "m7i.xlarge", 1.30, false},
-	{domain.AWS, "m7g.xlarge", 1.35, false},
-	{domain.AWS, "c7g.xlarge", 1.35, false},
-	{domain.Azure, "Standard_D4s_v3", 0.95, true},
-	{domain.Azure, "Standard_D4s_v4", 1.05, true},
-	{domain.Azure, "Standard_D4s_v5", 1.15, false},
-	{domain.Azure, "Standard_D4as_v5", 1.10, false},
-	{domain.Azure, "Standard_D4ps_v5", 1.15, false},
-	{domain.Azure, "Standard_E4s_v5", 1.15, false},
-	{domain.Azure, "Standard_F4s_v2", 1.05, true},
-	{domain.GCP, "n1-standard-4", 0.90, true},
-	{domain.GCP, "n2-standard-4", 1.10, false},
-	{domain.GCP, "n2-highmem-4", 1.10, false},
-	{domain.GCP, "n2-highcpu-4", 1.10, false},
-	{domain.GCP, "n2d-standard-4", 1.10, false},
-	{domain.GCP, "e2-standard-4", 0.95, false},
-	{domain.GCP, "t2d-standard-4", 1.35, false},
-	{domain.GCP, "t2a-standard-4", 1.20, false},
-	{domain.GCP, "c3-standard-4", 1.30, false},
-}
-
-// genDisks is the block storage SKU priced for each cloud.
-var genDisks = map[domain.Cloud]string{domain.AWS: "gp3", domain.Azure: "StandardSSD_LRS", domain.GCP: "pd-balanced"}
-
 // Generate makes a placement instance of n workloads over m locations
 // from real list prices, deterministically from seed. It is meant to be
 // hard the way real estates are:
@@ -178,12 +97,12 @@ func Generate(seed uint64, n, m int, opts GenerateOptions) (*Instance, error) {
 		}
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x67656e6572617465))
-	in := &Instance{Egress: maps.Clone(genEgress), AmortizeMonths: opts.AmortizeMonths}
-	for _, r := range genRegions {
+	in := &Instance{Egress: maps.Clone(egressTable), AmortizeMonths: opts.AmortizeMonths}
+	for _, r := range regionTable {
 		in.Regions = append(in.Regions, Region{Cloud: r.cloud, Name: r.name, Continent: r.continent, Lat: r.lat, Lon: r.lon})
 	}
 
-	// Locations: every catalog type of genTypes in every region of its
+	// Locations: every catalog type of typeTable in every region of its
 	// cloud, shuffled within each cloud and dealt round-robin across the
 	// clouds so that every cloud is represented.
 	type cand struct {
@@ -191,13 +110,13 @@ func Generate(seed uint64, n, m int, opts GenerateOptions) (*Instance, error) {
 		legacy bool
 	}
 	pools := map[domain.Cloud][]cand{}
-	for _, r := range genRegions {
-		disk, ok := opts.Catalog.Lookup(r.cloud, r.name, domain.KindDisk, genDisks[r.cloud])
+	for _, r := range regionTable {
+		disk, ok := opts.Catalog.Lookup(r.cloud, r.name, domain.KindDisk, diskTable[r.cloud])
 		if !ok {
-			return nil, invalid("the catalog has no %s disk price in %s %s", genDisks[r.cloud], r.cloud, r.name)
+			return nil, invalid("the catalog has no %s disk price in %s %s", diskTable[r.cloud], r.cloud, r.name)
 		}
 		sizes := opts.Catalog.VMSizes(r.cloud, r.name)
-		for _, t := range genTypes {
+		for _, t := range typeTable {
 			if t.cloud != r.cloud {
 				continue
 			}
@@ -241,13 +160,13 @@ func Generate(seed uint64, n, m int, opts GenerateOptions) (*Instance, error) {
 	for _, c := range cands {
 		in.Locations = append(in.Locations, c.loc)
 	}
-	regionOf := func(cloud domain.Cloud, name string) genRegion {
-		for _, r := range genRegions {
+	regionOf := func(cloud domain.Cloud, name string) regionInfo {
+		for _, r := range regionTable {
 			if r.cloud == cloud && r.name == name {
 				return r
 			}
 		}
-		return genRegion{}
+		return regionInfo{}
 	}
 	// Current locations favour legacy types three to one.
 	curWeight := make([]float64, m)
@@ -257,8 +176,8 @@ func Generate(seed uint64, n, m int, opts GenerateOptions) (*Instance, error) {
 			curWeight[j] = 3
 		}
 	}
-	dataWeight := make([]float64, len(genRegions))
-	for r, g := range genRegions {
+	dataWeight := make([]float64, len(regionTable))
+	for r, g := range regionTable {
 		dataWeight[r] = g.dataShare
 	}
 	lognormal := func(median, sigma, lo, hi float64) float64 {
@@ -291,11 +210,11 @@ func Generate(seed uint64, n, m int, opts GenerateOptions) (*Instance, error) {
 		// Traffic: one to three anchors, the first in the current region
 		// (data gravity) when there is one.
 		for f := range 1 + rng.IntN(3) {
-			var r genRegion
+			var r regionInfo
 			if f == 0 && cur >= 0 && rng.Float64() < 0.8 {
 				r = regionOf(in.Locations[cur].Cloud, in.Locations[cur].Region)
 			} else {
-				r = genRegions[pick(rng, dataWeight)]
+				r = regionTable[pick(rng, dataWeight)]
 			}
 			out := lognormal(150, 1.5, 0, 100_000)
 			w.Flows = append(w.Flows, Flow{Cloud: r.cloud, Region: r.name,
@@ -303,7 +222,7 @@ func Generate(seed uint64, n, m int, opts GenerateOptions) (*Instance, error) {
 		}
 		// Policy.
 		pol := &w.Policy
-		home := genRegions[pick(rng, dataWeight)]
+		home := regionTable[pick(rng, dataWeight)]
 		if cur >= 0 {
 			home = regionOf(in.Locations[cur].Cloud, in.Locations[cur].Region)
 		}
@@ -335,7 +254,7 @@ func Generate(seed uint64, n, m int, opts GenerateOptions) (*Instance, error) {
 		}
 		if cur >= 0 && rng.Float64() < opts.ForcedFraction {
 			// The policy now rules out the current region.
-			for _, r := range genRegions {
+			for _, r := range regionTable {
 				if r.name != home.name {
 					pol.Regions = append(pol.Regions, r.name)
 				}

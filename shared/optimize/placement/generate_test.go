@@ -39,7 +39,7 @@ func TestGenerateIsRealisticAndHard(t *testing.T) {
 		if !ok || vm.Amount != l.HourlyPrice || float64(vm.VCPU) != l.VCPU {
 			t.Errorf("location %s: hourly price %v, %v vCPU; the catalog has %v, %d (found: %v)", l.ID, l.HourlyPrice, l.VCPU, vm.Amount, vm.VCPU, ok)
 		}
-		disk, ok := cat.Lookup(l.Cloud, l.Region, domain.KindDisk, genDisks[l.Cloud])
+		disk, ok := cat.Lookup(l.Cloud, l.Region, domain.KindDisk, StorageSKU(l.Cloud))
 		if !ok || disk.Amount != l.StoragePrice {
 			t.Errorf("location %s: storage price %v; the catalog has %v", l.ID, l.StoragePrice, disk.Amount)
 		}

@@ -102,6 +102,12 @@ type Workload struct {
 	// StorageGiB is the data it keeps on block storage: priced monthly
 	// where it runs, and copied when it moves.
 	StorageGiB float64 `json:"storage_gib"`
+	// CurrentCost, when set, is what the workload costs a month where it
+	// runs now, compute and storage together (from the bill, say): at
+	// Current it replaces the compute and storage priced from the
+	// location, so that staying costs what the workload actually pays.
+	// Traffic is priced as anywhere else. It needs Current.
+	CurrentCost *domain.Money `json:"current_cost,omitempty"`
 	// Flows are its steady traffic with fixed data and services.
 	Flows []Flow `json:"flows,omitempty"`
 	// Policy restricts where it may run.
@@ -179,7 +185,8 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 // duplicate ID, an unknown region, cloud or current location, a NaN,
 // infinite or negative price, quantity or capacity (capacity may be
 // +Inf, meaning no limit), a negative MaxMoves, a non-positive
-// AmortizeMonths, mixed currencies, or a latency rule without users.
+// AmortizeMonths, mixed currencies, a latency rule without users, or a
+// current cost without a current location.
 func (in *Instance) Validate() error {
 	_, err := in.buildIndex()
 	return err
@@ -303,6 +310,14 @@ func (in *Instance) buildIndex() (*index, error) {
 		if w.Current != "" {
 			if _, ok := ix.location[w.Current]; !ok {
 				return nil, invalidf("%s: current location %q is not among the locations", what, w.Current)
+			}
+		}
+		if w.CurrentCost != nil {
+			if w.Current == "" {
+				return nil, invalidf("%s: current_cost is set but current is not", what)
+			}
+			if err := checkMoney(what+": current_cost", *w.CurrentCost); err != nil {
+				return nil, err
 			}
 		}
 		if !finite(w.VCPU) || w.VCPU <= 0 {

@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -310,6 +312,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("clear %s: %w", c.dir, err)
 		}
 	}
+	if c.policy == "" {
+		path, err := writeDemoPolicy(c.dir)
+		if err != nil {
+			return err
+		}
+		c.policy = path
+		fmt.Fprintf(stdout, "policy: %s (the default, with the data and web teams' VMs movable)\n", path)
+	}
 	rt, err := c.open(ctx, stderr, *est)
 	if err != nil {
 		return err
@@ -526,6 +536,42 @@ func printPlan(w io.Writer, plan domain.Plan) {
 			ps = append(ps, fmt.Sprintf("%d %s", reasons[k], k))
 		}
 		fmt.Fprintf(w, "   left alone: %s\n", strings.Join(ps, "; "))
+	}
+	printPlacement(w, plan)
+}
+
+// printPlacement prints the plan's placement variants, one line each, or
+// why there are none.
+func printPlacement(w io.Writer, plan domain.Plan) {
+	pl := plan.Placement
+	if pl == nil {
+		return
+	}
+	if len(pl.Variants) == 0 {
+		why := "nothing to place"
+		if len(pl.Findings) > 0 {
+			why = pl.Findings[0].Reason
+		}
+		fmt.Fprintf(w, "   placement (advice, not actions): %s\n", why)
+		return
+	}
+	fmt.Fprintf(w, "   placement (advice, not actions): %d movable workloads costing %s a month, at most %d migrations a variant\n",
+		pl.Workloads, money(pl.MonthlyCost, plan.Currency), pl.MaxMoves)
+	for _, v := range pl.Variants {
+		cost := "saves " + money(v.CostSavings, plan.Currency)
+		if v.CostSavings.Micros < 0 {
+			cost = "costs " + money(domain.Money{Micros: -v.CostSavings.Micros, Currency: v.CostSavings.Currency}, plan.Currency) + " more"
+		}
+		perf := strconv.FormatFloat(v.PerformanceImprovement, 'f', -1, 64)
+		if v.PerformanceImprovement > 0 {
+			perf = "+" + perf
+		}
+		moves := fmt.Sprintf("%d migrations", len(v.ResourceMigrations))
+		if len(v.ResourceMigrations) == 1 {
+			moves = "1 migration"
+		}
+		fmt.Fprintf(w, "   - %s: %s a month, performance %s %%, %s (one-off %s), proven gap %s %%\n",
+			strings.ReplaceAll(v.Name, "_", " "), cost, perf, moves, money(v.MigrationCost, plan.Currency), strconv.FormatFloat(math.Round(v.Gap*1e6)/1e4, 'f', -1, 64))
 	}
 }
 

@@ -26,9 +26,11 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // demoNow is a fixed Monday 10:00 UTC, inside the default schedule.
 var demoNow = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
+// openRuntime opens the runtime in dir with the demo's policy, as the
+// demo command does.
 func openRuntime(t *testing.T, dir string) *local.Runtime {
 	t.Helper()
-	rt, err := local.Open(context.Background(), local.Options{Dir: dir, Now: func() time.Time { return demoNow }})
+	rt, err := local.Open(context.Background(), local.Options{Dir: dir, Now: func() time.Time { return demoNow }, Policy: local.DemoPolicy()})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -49,7 +51,8 @@ func TestDemoEndToEnd(t *testing.T) {
 	if err := local.Demo(ctx, rt, &out, io.Discard); err != nil {
 		t.Fatalf("Demo: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"1. collect", "2. ingest the bills", "3. plan", "4. approve", "5. actuate", "6. collect again", "summary", "report.html"} {
+	for _, want := range []string{"1. collect", "2. ingest the bills", "3. plan", "placement (advice, not actions)", "- max savings: saves",
+		"- balanced: ", "- performance first: ", "4. approve", "5. actuate", "6. collect again", "summary", "report.html"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
@@ -60,6 +63,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkDemoBilling(t, rt, plan)
+	checkDemoPlacement(t, plan)
 	kinds := map[domain.ActionKind]int{}
 	for _, a := range plan.Actions {
 		kinds[a.Kind]++
