@@ -29,8 +29,8 @@ import (
 )
 
 const (
-	opsProject  = "cloudtrim-ops"
-	lakeBucket  = "cloudtrim-lake"
+	opsProject     = "cloudtrim-ops"
+	lakeBucket     = "cloudtrim-lake"
 	e2eExportTable = "cloudtrim-ops.billing.gcp_billing_export_v1_0A1B2C_3D4E5F_6A7B8C"
 )
 
