@@ -117,6 +117,23 @@ type Result struct {
 // ScheduleTag is the tag that carries an applied schedule.
 const ScheduleTag = "cloudtrim-schedule"
 
+// TagEncoder is implemented by a provider whose cloud keeps tag keys and
+// values in a restricted alphabet (Google Cloud labels: lower-case
+// letters, digits, _ and -): it returns the key and value a tag set by
+// Tag reads back as, so that the actuator compares what the cloud holds.
+type TagEncoder interface {
+	StoredTag(key, value string) (string, string)
+}
+
+// storedTag is the key and value the tag key=value reads back as on
+// prov.
+func storedTag(prov Resources, key, value string) (string, string) {
+	if enc, ok := prov.(TagEncoder); ok {
+		return enc.StoredTag(key, value)
+	}
+	return key, value
+}
+
 // Actuator is the actuation core.
 type Actuator struct {
 	Records   Records
@@ -460,7 +477,8 @@ func (a *Actuator) change(ctx context.Context, prov Resources, act domain.Action
 			return outcome{status: domain.StatusFailed, reason: "schedule action without a schedule", live: obs}
 		}
 		want := act.Schedule.String()
-		if live.Tags[ScheduleTag] != want {
+		key, stored := storedTag(prov, ScheduleTag, want)
+		if live.Tags[key] != stored {
 			if err := prov.Tag(ctx, act.Target, map[string]string{ScheduleTag: want}, token+"/tag"); err != nil {
 				return outcomeOf(err, "tag schedule")
 			}
@@ -470,7 +488,7 @@ func (a *Actuator) change(ctx context.Context, prov Resources, act domain.Action
 				return outcomeOf(err, "stop outside the schedule")
 			}
 		}
-		return a.verify(ctx, prov, act, func(r domain.Resource) bool { return r.Tags[ScheduleTag] == want })
+		return a.verify(ctx, prov, act, func(r domain.Resource) bool { return r.Tags[key] == stored })
 	case domain.ActionDeleteDisk:
 		if _, err := prov.Snapshot(ctx, act.Target, map[string]string{"cloudtrim-action": act.ID, "cloudtrim-plan": act.PlanID}, token+"/snapshot"); err != nil {
 			return outcomeOf(err, "snapshot before delete")

@@ -300,6 +300,11 @@ type tracker struct {
 	mutated bool
 }
 
+// StoredTag passes the tracked provider's TagEncoder on.
+func (t *tracker) StoredTag(key, value string) (string, string) {
+	return storedTag(t.Resources, key, value)
+}
+
 func (t *tracker) Stop(ctx context.Context, ref domain.ResourceRef, token string) error {
 	t.mutated = true
 	return t.Resources.Stop(ctx, ref, token)

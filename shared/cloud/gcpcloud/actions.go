@@ -21,7 +21,10 @@ import (
 	"github.com/cloudtrim/cloudtrim/shared/domain"
 )
 
-var _ actuate.Resources = (*Provider)(nil)
+var (
+	_ actuate.Resources  = (*Provider)(nil)
+	_ actuate.TagEncoder = (*Provider)(nil)
+)
 
 // TokenLabel is the label that carries a digest of the actuator's
 // idempotency token (tokenValue) on the snapshots Snapshot takes. The
@@ -718,6 +721,12 @@ func sanitizeLabel(s string, key bool) string {
 		out = out[:maxLabelLen-9] + "-" + hex.EncodeToString(sum[:4])
 	}
 	return out
+}
+
+// StoredTag implements actuate.TagEncoder: the label a tag becomes
+// (sanitizeLabel), which is what Get reads back.
+func (p *Provider) StoredTag(key, value string) (string, string) {
+	return sanitizeLabel(key, true), sanitizeLabel(value, false)
 }
 
 // labels sanitizes tags into Compute Engine labels (sanitizeLabel) and

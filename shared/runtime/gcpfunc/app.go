@@ -65,9 +65,11 @@ type App struct {
 	prefix string
 	closeQ func() error
 
-	// The price catalog loads in the background, and only for the
-	// functions that price things (collect, optimize): the approval
-	// webhook and the actuator should not wait for it on a cold start.
+	// The price catalog loads when a function first needs it (collect,
+	// or optimize for a manifest): Eventarc cannot filter the bucket's
+	// events by prefix, so most optimize invocations are for objects it
+	// ignores, and an instance should not spend a cold start on prices
+	// it may never use.
 	pricesOnce sync.Once
 	pricesDone chan struct{}
 	prices     *pricing.Catalog
@@ -146,7 +148,8 @@ func (a *App) providerConfig() gcpcloud.Config {
 }
 
 // loadPrices starts loading the embedded price catalog with the live
-// prices the collectors stored in the lake laid over it, once.
+// prices the collectors stored in the lake laid over it, once; the
+// loading outlives the invocation that started it.
 func (a *App) loadPrices() {
 	a.pricesOnce.Do(func() {
 		a.pricesDone = make(chan struct{})
@@ -195,9 +198,6 @@ func (a *App) Close() error {
 // Handlers returns the functions the configuration serves.
 func (a *App) Handlers() Handlers {
 	h := Handlers{Bucket: a.bucket, Prefix: a.prefix, Queue: a.core.Queue, MaxDeliveryAttempts: a.cfg.MaxDeliveryAttempts, Now: a.deps.Now}
-	if a.cfg.serves(TargetCollect) || a.cfg.serves(TargetOptimize) {
-		a.loadPrices()
-	}
 	if a.cfg.serves(TargetCollect) {
 		h.Collect = a.collect
 	}
