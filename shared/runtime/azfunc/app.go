@@ -11,7 +11,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -23,7 +22,6 @@ import (
 	"github.com/cloudtrim/cloudtrim/shared/domain"
 	"github.com/cloudtrim/cloudtrim/shared/lake"
 	"github.com/cloudtrim/cloudtrim/shared/pipeline"
-	"github.com/cloudtrim/cloudtrim/shared/pricing"
 	"github.com/cloudtrim/cloudtrim/shared/runtime/funcapp"
 	"github.com/cloudtrim/cloudtrim/shared/runtime/httpapi"
 )
@@ -64,46 +62,6 @@ type App struct {
 	pipe   *pipeline.Pipeline
 	core   *funcapp.App
 	logger *slog.Logger
-
-	// The price catalog loads in the background: the approval webhook and
-	// the actuator never need it, and should not wait for it on a cold
-	// start. pricesDone closes when prices and pricesErr are set.
-	pricesDone chan struct{}
-	prices     *pricing.Catalog
-	pricesErr  error
-	pricesSet  sync.Once
-}
-
-// loadPrices starts loading the embedded price catalog with the live
-// prices the collectors stored in the lake laid over it.
-func (a *App) loadPrices() {
-	a.pricesDone = make(chan struct{})
-	go func() {
-		defer close(a.pricesDone)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		base, err := pricing.Embedded()
-		if err != nil {
-			a.pricesErr = fmt.Errorf("load price catalog: %w", err)
-			return
-		}
-		a.prices, a.pricesErr = a.pipe.LoadPrices(ctx, base)
-	}()
-}
-
-// withPrices waits for the price catalog and gives it to the pipeline,
-// for the functions that price things: collect and optimize.
-func (a *App) withPrices(ctx context.Context) error {
-	select {
-	case <-a.pricesDone:
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-	if a.pricesErr != nil {
-		return a.pricesErr
-	}
-	a.pricesSet.Do(func() { a.pipe.Prices = a.prices })
-	return nil
 }
 
 // NewApp opens the lake and builds every function's services. It makes
@@ -160,7 +118,7 @@ func NewApp(ctx context.Context, cfg Config, deps Deps, logger *slog.Logger) (*A
 		}
 		a.core.Resources = act
 	}
-	a.loadPrices()
+	a.core.LoadPrices()
 	return a, nil
 }
 
@@ -199,7 +157,7 @@ func (q queueAdapter) SendDeadLetter(ctx context.Context, body []byte, attempts 
 
 // Close waits for the price catalog's loading and releases the lake.
 func (a *App) Close() error {
-	<-a.pricesDone
+	a.core.WaitPrices()
 	return a.pipe.Lake.Close()
 }
 
@@ -211,7 +169,7 @@ func (a *App) Handlers() Handlers {
 	h := Handlers{
 		Collect: a.collect,
 		Optimize: func(ctx context.Context, key string) (any, error) {
-			if err := a.withPrices(ctx); err != nil {
+			if err := a.core.WithPrices(ctx); err != nil {
 				return nil, err
 			}
 			return a.core.Optimize(ctx, key)
@@ -232,7 +190,7 @@ func (a *App) provider(ctx context.Context) (*azurecloud.Provider, error) {
 }
 
 func (a *App) collect(ctx context.Context) (any, error) {
-	if err := a.withPrices(ctx); err != nil {
+	if err := a.core.WithPrices(ctx); err != nil {
 		return nil, err
 	}
 	prov, err := a.provider(ctx)
@@ -263,7 +221,7 @@ func (a *App) ingest(ctx context.Context, container, name string) (any, error) {
 	u.Host, u.RawQuery = container, q.Encode()
 	// The run's folder: its manifest names the files to read.
 	u.Path = "/" + path.Dir(name) + "/"
-	if err := a.withPrices(ctx); err != nil {
+	if err := a.core.WithPrices(ctx); err != nil {
 		return nil, err
 	}
 	return a.core.Ingest(ctx, u.String())

@@ -74,6 +74,7 @@ type App struct {
 
 	plansOnce sync.Once
 	plans     *PlanCache
+	priceLoad priceLoad
 }
 
 // Plans returns the app's plan cache over the lake.

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"google.golang.org/api/option"
@@ -18,7 +17,6 @@ import (
 	"github.com/cloudtrim/cloudtrim/shared/domain"
 	"github.com/cloudtrim/cloudtrim/shared/lake"
 	"github.com/cloudtrim/cloudtrim/shared/pipeline"
-	"github.com/cloudtrim/cloudtrim/shared/pricing"
 	"github.com/cloudtrim/cloudtrim/shared/runtime/funcapp"
 	"github.com/cloudtrim/cloudtrim/shared/runtime/httpapi"
 )
@@ -64,17 +62,6 @@ type App struct {
 	bucket string
 	prefix string
 	closeQ func() error
-
-	// The price catalog loads when a function first needs it (collect,
-	// or optimize for a manifest): Eventarc cannot filter the bucket's
-	// events by prefix, so most optimize invocations are for objects it
-	// ignores, and an instance should not spend a cold start on prices
-	// it may never use.
-	pricesOnce sync.Once
-	pricesDone chan struct{}
-	prices     *pricing.Catalog
-	pricesErr  error
-	pricesSet  sync.Once
 }
 
 // NewApp opens the lake and builds the services of the functions cfg
@@ -147,47 +134,10 @@ func (a *App) providerConfig() gcpcloud.Config {
 		OperationTimeout: a.deps.OperationTimeout, Logger: a.logger}
 }
 
-// loadPrices starts loading the embedded price catalog with the live
-// prices the collectors stored in the lake laid over it, once; the
-// loading outlives the invocation that started it.
-func (a *App) loadPrices() {
-	a.pricesOnce.Do(func() {
-		a.pricesDone = make(chan struct{})
-		go func() {
-			defer close(a.pricesDone)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			base, err := pricing.Embedded()
-			if err != nil {
-				a.pricesErr = fmt.Errorf("load price catalog: %w", err)
-				return
-			}
-			a.prices, a.pricesErr = a.pipe.LoadPrices(ctx, base)
-		}()
-	})
-}
-
-// withPrices waits for the price catalog and gives it to the pipeline.
-func (a *App) withPrices(ctx context.Context) error {
-	a.loadPrices()
-	select {
-	case <-a.pricesDone:
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-	if a.pricesErr != nil {
-		return a.pricesErr
-	}
-	a.pricesSet.Do(func() { a.pipe.Prices = a.prices })
-	return nil
-}
-
 // Close waits for the price catalog's loading and releases the lake,
 // the queue and the actuator's clients.
 func (a *App) Close() error {
-	if a.pricesDone != nil {
-		<-a.pricesDone
-	}
+	a.core.WaitPrices()
 	if p, ok := a.core.Resources.(*gcpcloud.Provider); ok {
 		_ = p.Close()
 	}
@@ -203,7 +153,7 @@ func (a *App) Handlers() Handlers {
 	}
 	if a.cfg.serves(TargetOptimize) {
 		h.Optimize = func(ctx context.Context, key string) (any, error) {
-			if err := a.withPrices(ctx); err != nil {
+			if err := a.core.WithPrices(ctx); err != nil {
 				return nil, err
 			}
 			return a.core.Optimize(ctx, key)
@@ -221,8 +171,13 @@ func (a *App) Handlers() Handlers {
 	return h
 }
 
+// collect and optimize load the price catalog when they first need it
+// (funcapp.App.WithPrices), never at start: Eventarc cannot filter the
+// bucket's events by prefix, so most optimize invocations are for
+// objects it ignores, and an instance should not spend its cold start on
+// prices it may never use.
 func (a *App) collect(ctx context.Context) (any, error) {
-	if err := a.withPrices(ctx); err != nil {
+	if err := a.core.WithPrices(ctx); err != nil {
 		return nil, err
 	}
 	prov, err := gcpcloud.New(ctx, a.providerConfig())

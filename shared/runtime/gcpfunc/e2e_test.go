@@ -103,7 +103,7 @@ func newGCPDeployment(t *testing.T) *gcpDeployment {
 		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials()))}
 	d.queue, err = pubsubqueue.New(ctx, pubsubqueue.Config{Project: opsProject, Topic: "cloudtrim-actions", Subscription: "cloudtrim-actions-eventarc",
 		DeadLetterTopic: "cloudtrim-actions-dead", DeadLetterSubscription: "cloudtrim-actions-dead-sub", AckDeadline: 30 * time.Second,
-		PullWait: 200 * time.Millisecond, Options: psOpts})
+		Options: psOpts})
 	if err != nil {
 		t.Fatal(err)
 	}

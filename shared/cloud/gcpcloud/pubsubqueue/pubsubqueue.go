@@ -13,6 +13,8 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/option"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/cloudtrim/cloudtrim/shared/domain"
 	"github.com/cloudtrim/cloudtrim/shared/queue"
@@ -269,8 +271,12 @@ func (q *Queue) pull(ctx context.Context, op, sub string, n int) ([]*pubsubpb.Re
 	resp, err := q.client.SubscriptionAdminClient.Pull(wctx, &pubsubpb.PullRequest{Subscription: sub, MaxMessages: int32(n)},
 		gax.WithRetry(func() gax.Retryer { return nil }))
 	if err != nil {
-		if wctx.Err() != nil && ctx.Err() == nil {
-			return nil, nil // waited: nothing came
+		// The wait ended with nothing: the context's timer, or the server
+		// ending the call at the deadline it was sent (which it may do a
+		// moment before the timer fires here), as the real service also
+		// answers an empty long poll.
+		if ctx.Err() == nil && (wctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded) {
+			return nil, nil
 		}
 		return nil, wrap(wctx, op, sub, err)
 	}
