@@ -63,7 +63,7 @@ type PlacementPolicy struct {
 	Enabled bool `json:"enabled"`
 	// MovableTag is a tag key: a VM whose tag of that key (compared
 	// without case) reads "true" may move. Empty: no tag key marks VMs.
-	MovableTag string `json:"movable_tag,omitempty"`
+	MovableTag string `json:"movable_tag"`
 	// Movable lists further markers: a VM carrying any of these tags
 	// with that value (both compared without case) may move.
 	Movable []TagSelector `json:"movable,omitempty"`
