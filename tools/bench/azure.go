@@ -84,6 +84,17 @@ func azureCollectRun(ctx context.Context, est *azurefake.Estate, subs []string) 
 	if err != nil {
 		return azureRun{}, err
 	}
+	r, err := measureCollect(ctx, p, azureStep, p.MetricCalls)
+	r.subscriptions, r.vms = len(subs), len(subs)*azureVMs
+	runtime.KeepAlive(est)
+	return r, err
+}
+
+// measureCollect runs one collection of p's estate at step into a sink
+// that counts, and measures its wall time, the metric calls calls
+// counts and the peak heap above the heap before it (the fake's estate,
+// in the same process). A scope not read completely is an error.
+func measureCollect(ctx context.Context, p collect.Provider, step time.Duration, calls func() int64) (azureRun, error) {
 	sink := &countSink{}
 	c := &collect.Collector{Provider: p, Now: func() time.Time { return now },
 		NewSink: func(domain.Cloud, string, collect.Window) collect.Sink { return sink }}
@@ -93,7 +104,7 @@ func azureCollectRun(ctx context.Context, est *azurefake.Estate, subs []string) 
 	baseLive := liveHeap()
 	stop := heapPeak()
 	start := time.Now()
-	res, err := c.Run(ctx, collect.Request{RunID: "bench", Days: 14, Step: azureStep})
+	res, err := c.Run(ctx, collect.Request{RunID: "bench", Days: 14, Step: step})
 	wall := time.Since(start)
 	inuse, live := stop()
 	if err != nil {
@@ -101,18 +112,16 @@ func azureCollectRun(ctx context.Context, est *azurefake.Estate, subs []string) 
 	}
 	for _, s := range res.Scopes {
 		if s.Status != collect.ScopeOK {
-			return azureRun{}, fmt.Errorf("azure bench: scope %s/%s: %s %s", s.Account, s.Region, s.Status, s.Error)
+			return azureRun{}, fmt.Errorf("%s bench: scope %s/%s: %s %s", res.Cloud, s.Account, s.Region, s.Status, s.Error)
 		}
 	}
-	r := azureRun{subscriptions: len(subs), vms: len(subs) * azureVMs, resources: res.Resources, series: res.Series, costRows: res.CostRows,
-		wall: wall, metricCalls: p.MetricCalls(), estateLive: baseLive}
+	r := azureRun{resources: res.Resources, series: res.Series, costRows: res.CostRows, wall: wall, metricCalls: calls(), estateLive: baseLive}
 	if inuse > base.HeapInuse {
 		r.peakInuse = inuse - base.HeapInuse
 	}
 	if live > baseLive {
 		r.peakLive = live - baseLive
 	}
-	runtime.KeepAlive(est)
 	return r, nil
 }
 

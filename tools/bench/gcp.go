@@ -12,8 +12,6 @@ import (
 
 	"github.com/cloudtrim/cloudtrim/shared/cloud/gcpcloud"
 	"github.com/cloudtrim/cloudtrim/shared/cloud/gcpcloud/gcpfake"
-	"github.com/cloudtrim/cloudtrim/shared/collect"
-	"github.com/cloudtrim/cloudtrim/shared/domain"
 )
 
 // The Google Cloud collector table's estates: projects of gcpInstances
@@ -71,35 +69,9 @@ func gcpCollectRun(ctx context.Context, est *gcpfake.Estate, projects []string) 
 		return azureRun{}, err
 	}
 	defer p.Close()
-	sink := &countSink{}
-	c := &collect.Collector{Provider: p, Now: func() time.Time { return now },
-		NewSink: func(domain.Cloud, string, collect.Window) collect.Sink { return sink }}
-	runtime.GC()
-	var base runtime.MemStats
-	runtime.ReadMemStats(&base)
-	baseLive := liveHeap()
-	stop := heapPeak()
-	start := time.Now()
-	res, err := c.Run(ctx, collect.Request{RunID: "bench", Days: 14, Step: gcpStep})
-	wall := time.Since(start)
-	inuse, live := stop()
-	if err != nil {
-		return azureRun{}, err
-	}
-	for _, s := range res.Scopes {
-		if s.Status != collect.ScopeOK {
-			return azureRun{}, fmt.Errorf("gcp bench: scope %s/%s: %s %s", s.Account, s.Region, s.Status, s.Error)
-		}
-	}
-	r := azureRun{resources: res.Resources, series: res.Series, wall: wall, metricCalls: p.MetricCalls(), estateLive: baseLive}
-	if inuse > base.HeapInuse {
-		r.peakInuse = inuse - base.HeapInuse
-	}
-	if live > baseLive {
-		r.peakLive = live - baseLive
-	}
+	r, err := measureCollect(ctx, p, gcpStep, p.MetricCalls)
 	runtime.KeepAlive(est)
-	return r, nil
+	return r, err
 }
 
 // gcpTables measures the Google Cloud functions: the collector over
