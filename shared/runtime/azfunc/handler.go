@@ -75,7 +75,7 @@ func NewServer(h Handlers, logger *slog.Logger) http.Handler {
 	mux.HandleFunc("/actuate", s.invocation("actuate", "message", s.actuate))
 	mux.HandleFunc(RoutePrefix+"/", s.approve)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no function at " + clean(r.URL.Path)})
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no function at " + funcapp.Clean(r.URL.Path)})
 	})
 	return mux
 }
@@ -98,7 +98,7 @@ func (s *server) invocation(name, binding string, fn func(ctx context.Context, i
 			return
 		}
 		start := time.Now()
-		log := s.logger.With("function", name, "invocation_id", clean(r.Header.Get("X-Azure-Functions-InvocationId")))
+		log := s.logger.With("function", name, "invocation_id", funcapp.Clean(r.Header.Get("X-Azure-Functions-InvocationId")))
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxInvocation))
 		if err != nil {
 			s.fail(w, log, name, http.StatusRequestEntityTooLarge, fmt.Errorf("%w: %s invocation payload larger than %d bytes or unreadable", domain.ErrInvalid, name, MaxInvocation))
@@ -176,16 +176,10 @@ func (s *server) optimize(ctx context.Context, in *InvokeRequest, _ json.RawMess
 	if err != nil {
 		return nil, err
 	}
-	if !isSnapshotManifest(name) {
+	if !funcapp.IsSnapshotManifest(name) {
 		return Ignored{Ignored: name, Reason: "not a snapshot manifest (snapshots/…/_manifest.json)"}, nil
 	}
 	return s.h.Optimize(ctx, name)
-}
-
-// isSnapshotManifest reports whether key is a committed snapshot's
-// manifest in the lake.
-func isSnapshotManifest(key string) bool {
-	return strings.HasPrefix(key, "snapshots/") && strings.HasSuffix(key, "/_manifest.json") && !strings.Contains(key, "..")
 }
 
 func (s *server) ingest(ctx context.Context, in *InvokeRequest, _ json.RawMessage) (any, error) {
@@ -216,7 +210,7 @@ func (s *server) actuate(ctx context.Context, in *InvokeRequest, data json.RawMe
 	if raw, ok := in.Metadata["DequeueCount"]; ok {
 		n, err := strconv.Atoi(strings.Trim(string(raw), `"`))
 		if err != nil || n < 1 {
-			return nil, fmt.Errorf("%w: Metadata.DequeueCount %s is not a positive count", domain.ErrInvalid, clean(string(raw)))
+			return nil, fmt.Errorf("%w: Metadata.DequeueCount %s is not a positive count", domain.ErrInvalid, funcapp.Clean(string(raw)))
 		}
 		msg.Attempt = n
 	}
@@ -249,17 +243,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// clean bounds and sanitises text from a request for logs and answers.
-func clean(s string) string {
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
 }

@@ -96,13 +96,13 @@ type PubSubMessage struct {
 func pubSubMessage(e cloudevents.Event) (PubSubMessage, error) {
 	var m PubSubMessage
 	if e.Type() != TypePubSubMessage {
-		return m, fmt.Errorf("%w: %w: CloudEvent %s has type %q, want %s", errPermanent, domain.ErrInvalid, clean(e.ID()), clean(e.Type()), TypePubSubMessage)
+		return m, fmt.Errorf("%w: %w: CloudEvent %s has type %q, want %s", errPermanent, domain.ErrInvalid, funcapp.Clean(e.ID()), funcapp.Clean(e.Type()), TypePubSubMessage)
 	}
 	if err := json.Unmarshal(e.Data(), &m); err != nil {
-		return m, fmt.Errorf("%w: %w: CloudEvent %s: data is not a Pub/Sub message ({\"message\": {\"data\": base64, ...}}): %v", errPermanent, domain.ErrInvalid, clean(e.ID()), err)
+		return m, fmt.Errorf("%w: %w: CloudEvent %s: data is not a Pub/Sub message ({\"message\": {\"data\": base64, ...}}): %v", errPermanent, domain.ErrInvalid, funcapp.Clean(e.ID()), err)
 	}
 	if m.Message.MessageID == "" {
-		return m, fmt.Errorf("%w: %w: CloudEvent %s: the Pub/Sub message has no messageId", errPermanent, domain.ErrInvalid, clean(e.ID()))
+		return m, fmt.Errorf("%w: %w: CloudEvent %s: the Pub/Sub message has no messageId", errPermanent, domain.ErrInvalid, funcapp.Clean(e.ID()))
 	}
 	if m.DeliveryAttempt < 1 {
 		m.DeliveryAttempt = 1
@@ -135,7 +135,7 @@ func (h Handlers) collect(log *slog.Logger) func(context.Context, cloudevents.Ev
 			return settle(ctx, log, TargetCollect, start, nil, err)
 		}
 		if age := h.now().Sub(m.Message.PublishTime); !m.Message.PublishTime.IsZero() && age > time.Hour {
-			log.WarnContext(ctx, "collection is late: the schedule's message waited", "message_id", clean(m.Message.MessageID), "age", age.Round(time.Second))
+			log.WarnContext(ctx, "collection is late: the schedule's message waited", "message_id", funcapp.Clean(m.Message.MessageID), "age", age.Round(time.Second))
 		}
 		out, err := h.Collect(ctx)
 		return settle(ctx, log, TargetCollect, start, out, err)
@@ -154,26 +154,20 @@ func (h Handlers) optimize(log *slog.Logger) func(context.Context, cloudevents.E
 
 func (h Handlers) optimizeEvent(ctx context.Context, e cloudevents.Event) (any, error) {
 	if e.Type() != TypeObjectFinalized {
-		return nil, fmt.Errorf("%w: %w: CloudEvent %s has type %q, want %s", errPermanent, domain.ErrInvalid, clean(e.ID()), clean(e.Type()), TypeObjectFinalized)
+		return nil, fmt.Errorf("%w: %w: CloudEvent %s has type %q, want %s", errPermanent, domain.ErrInvalid, funcapp.Clean(e.ID()), funcapp.Clean(e.Type()), TypeObjectFinalized)
 	}
 	var obj StorageObject
 	if err := json.Unmarshal(e.Data(), &obj); err != nil || obj.Bucket == "" || obj.Name == "" {
-		return nil, fmt.Errorf("%w: %w: CloudEvent %s: data is not a Cloud Storage object ({\"bucket\", \"name\", ...})", errPermanent, domain.ErrInvalid, clean(e.ID()))
+		return nil, fmt.Errorf("%w: %w: CloudEvent %s: data is not a Cloud Storage object ({\"bucket\", \"name\", ...})", errPermanent, domain.ErrInvalid, funcapp.Clean(e.ID()))
 	}
 	if obj.Bucket != h.Bucket {
-		return Ignored{Ignored: "gs://" + clean(obj.Bucket) + "/" + clean(obj.Name), Reason: "not the lake's bucket " + h.Bucket}, nil
+		return Ignored{Ignored: "gs://" + funcapp.Clean(obj.Bucket) + "/" + funcapp.Clean(obj.Name), Reason: "not the lake's bucket " + h.Bucket}, nil
 	}
 	key, ok := strings.CutPrefix(obj.Name, h.Prefix)
-	if !ok || !isSnapshotManifest(key) {
-		return Ignored{Ignored: clean(obj.Name), Reason: "not a snapshot manifest (snapshots/cloud=<cloud>/run=<run>/_manifest.json)"}, nil
+	if !ok || !funcapp.IsSnapshotManifest(key) {
+		return Ignored{Ignored: funcapp.Clean(obj.Name), Reason: "not a snapshot manifest (snapshots/cloud=<cloud>/run=<run>/_manifest.json)"}, nil
 	}
 	return h.Optimize(ctx, key)
-}
-
-// isSnapshotManifest reports whether key is a committed snapshot's
-// manifest in the lake.
-func isSnapshotManifest(key string) bool {
-	return strings.HasPrefix(key, "snapshots/") && strings.HasSuffix(key, "/_manifest.json") && !strings.Contains(key, "..")
 }
 
 // actuate carries one action message through the actuator. An event
@@ -191,7 +185,7 @@ func (h Handlers) actuate(log *slog.Logger) func(context.Context, cloudevents.Ev
 			return settle(ctx, log, TargetActuate, start, nil, err)
 		}
 		msg := funcapp.Message{ID: m.Message.MessageID, Body: m.Message.Data, Attempt: m.DeliveryAttempt}
-		mlog := log.With("message_id", clean(msg.ID), "attempt", msg.Attempt)
+		mlog := log.With("message_id", funcapp.Clean(msg.ID), "attempt", msg.Attempt)
 		// A held or deferred message is published at once with the time
 		// it is due (pubsubqueue.SendDelayed): Pub/Sub has no delayed
 		// delivery, so one delivered early is refused until then.
@@ -200,7 +194,7 @@ func (h Handlers) actuate(log *slog.Logger) func(context.Context, cloudevents.Ev
 				return h.notYetDue(ctx, mlog, msg, wait)
 			}
 		} else if v, set := m.Message.Attributes[pubsubqueue.NotBeforeAttribute]; set {
-			mlog.WarnContext(ctx, "unreadable not-before attribute; the message is handled now", "value", clean(v))
+			mlog.WarnContext(ctx, "unreadable not-before attribute; the message is handled now", "value", funcapp.Clean(v))
 		}
 		err = h.Actuate(ctx, msg)
 		if err != nil {
@@ -230,17 +224,4 @@ func (h Handlers) notYetDue(ctx context.Context, log *slog.Logger, msg funcapp.M
 	}
 	log.InfoContext(ctx, "action message sent again to wait out its hold", "wait", wait.Round(time.Second))
 	return nil
-}
-
-// clean bounds and sanitises text from an event for logs and answers.
-func clean(s string) string {
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
 }

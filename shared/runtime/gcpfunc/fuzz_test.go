@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/cloudtrim/cloudtrim/shared/runtime/funcapp"
 )
 
 // readSample reads a sample event of events/gcp.
@@ -99,7 +101,7 @@ func FuzzEvents(f *testing.F) {
 			t.Fatalf("collect ran for an event of type %q", typ)
 		}
 		_ = h.optimize(logger)(ctx, e)
-		if len(r.optimized) > 0 && (typ != TypeObjectFinalized || !isSnapshotManifest(r.optimized[0])) {
+		if len(r.optimized) > 0 && (typ != TypeObjectFinalized || !funcapp.IsSnapshotManifest(r.optimized[0])) {
 			t.Fatalf("optimize ran for %q of type %q", r.optimized, typ)
 		}
 		err := h.actuate(logger)(ctx, e)
