@@ -16,6 +16,8 @@ import (
 
 	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
+
+	"github.com/cloudtrim/cloudtrim/shared/cloud/gcpcloud/gcpfake"
 	"github.com/google/go-cmp/cmp"
 	"gocloud.dev/blob/gcsblob"
 	"gocloud.dev/gcerrors"
@@ -54,31 +56,18 @@ type gcsFake struct {
 func startGCS(t *testing.T) *gcsFake {
 	t.Helper()
 	f := &gcsFake{}
-	var handler http.Handler
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, err := gcpfake.StartStorage(func(r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/upload/") && r.URL.Query().Get("upload_id") == "" {
 			f.mu.Lock()
 			f.uploads = append(f.uploads, r.URL.Query().Get("ifGenerationMatch"))
 			f.mu.Unlock()
 		}
-		handler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(hs.Close)
-	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{
-		NoListener:  true,
-		Scheme:      "http",
-		ExternalURL: hs.URL, // where resumable uploads continue
-		// The storage client reads objects through the XML API at the
-		// emulator's host, which fake-gcs-server serves only to requests
-		// for its public host.
-		PublicHost: strings.TrimPrefix(hs.URL, "http://"),
 	})
 	if err != nil {
-		t.Fatalf("start fake-gcs-server: %v", err)
+		t.Fatal(err)
 	}
-	t.Cleanup(srv.Stop)
-	handler = srv.HTTPHandler()
-	f.srv, f.host = srv, strings.TrimPrefix(hs.URL, "http://")
+	t.Cleanup(srv.Close)
+	f.srv, f.host = srv.Server, srv.Host
 	t.Setenv("STORAGE_EMULATOR_HOST", f.host)
 	return f
 }

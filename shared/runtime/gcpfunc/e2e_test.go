@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -121,23 +120,18 @@ func newGCPDeployment(t *testing.T) *gcpDeployment {
 	return d
 }
 
-// startGCS serves fake-gcs-server with bucket on a loopback port and
-// points gocloud's gcsblob at it (STORAGE_EMULATOR_HOST), as the lake
-// is opened in production: by its gs:// URL.
+// startGCS serves fake-gcs-server with bucket and points gocloud's
+// gcsblob at it (STORAGE_EMULATOR_HOST), as the lake is opened in
+// production: by its gs:// URL.
 func startGCS(t *testing.T, bucket string) {
 	t.Helper()
-	var handler http.Handler
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
-	t.Cleanup(hs.Close)
-	host := strings.TrimPrefix(hs.URL, "http://")
-	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true, Scheme: "http", ExternalURL: hs.URL, PublicHost: host})
+	srv, err := gcpfake.StartStorage(nil)
 	if err != nil {
-		t.Fatalf("start fake-gcs-server: %v", err)
+		t.Fatal(err)
 	}
-	t.Cleanup(srv.Stop)
-	handler = srv.HTTPHandler()
+	t.Cleanup(srv.Close)
 	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: bucket, VersioningEnabled: true})
-	t.Setenv("STORAGE_EMULATOR_HOST", host)
+	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
 }
 
 // start (re)starts the functions with CLOUDTRIM_APPLY=apply, as a new
