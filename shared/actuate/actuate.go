@@ -497,6 +497,8 @@ func (a *Actuator) change(ctx context.Context, prov Resources, act domain.Action
 			return outcomeOf(err, "delete disk")
 		}
 		return a.verifyGone(ctx, prov, act)
+	case domain.ActionRetypeDisk:
+		return a.retype(ctx, prov, act, live, token)
 	case domain.ActionDeleteSnapshot:
 		if err := prov.Delete(ctx, act.Target, token+"/delete"); err != nil {
 			return outcomeOf(err, "delete snapshot")
@@ -535,6 +537,21 @@ func (a *Actuator) rightsize(ctx context.Context, prov Resources, act domain.Act
 		}
 	}
 	return a.rollback(ctx, prov, act, token, errors.New("did not reach the new size"))
+}
+
+// retype changes a disk's type in place and verifies it; the disk's
+// data and attachment stay. A disk already of the new type is done.
+func (a *Actuator) retype(ctx context.Context, prov Resources, act domain.Action, live domain.Resource, token string) outcome {
+	want := act.After.SKU
+	if want == "" {
+		return outcome{status: domain.StatusFailed, reason: "retype action without a new disk type", live: live.Observed()}
+	}
+	if live.SKU != want {
+		if err := prov.Retype(ctx, act.Target, want, token+"/retype"); err != nil {
+			return outcomeOf(err, "change disk type")
+		}
+	}
+	return a.verify(ctx, prov, act, func(r domain.Resource) bool { return r.SKU == want })
 }
 
 func (a *Actuator) rollback(ctx context.Context, prov Resources, act domain.Action, token string, cause error) outcome {
@@ -640,7 +657,7 @@ func (a *Actuator) audit(ctx context.Context, act domain.Action, typ domain.Audi
 // attempt of act can have left behind.
 func inProgress(act domain.Action, obs domain.ResourceState) bool {
 	switch act.Kind {
-	case domain.ActionRightsize:
+	case domain.ActionRightsize, domain.ActionRetypeDisk:
 		return obs.SKU == act.Before.SKU || obs.SKU == act.After.SKU
 	case domain.ActionStop, domain.ActionSchedule:
 		return obs.SKU == act.Before.SKU
@@ -670,6 +687,8 @@ func describe(act domain.Action) string {
 		return "release address " + act.Target.ID
 	case domain.ActionDeleteSnapshot:
 		return "delete snapshot " + act.Target.ID
+	case domain.ActionRetypeDisk:
+		return "change disk " + act.Target.ID + " from " + act.Before.SKU + " to " + act.After.SKU
 	}
 	return string(act.Kind) + " " + act.Target.ID
 }

@@ -117,6 +117,16 @@ func (f *fakeCloud) Resize(ctx context.Context, ref domain.ResourceRef, sku, tok
 	})
 }
 
+func (f *fakeCloud) Retype(ctx context.Context, ref domain.ResourceRef, sku, token string) error {
+	return f.mutate("retype", ref, token, func(r *domain.Resource) error {
+		if r.Kind != domain.KindDisk {
+			return fmt.Errorf("retype %s: %w: not a disk", ref.ID, domain.ErrInvalid)
+		}
+		r.SKU = sku
+		return nil
+	})
+}
+
 func (f *fakeCloud) Snapshot(ctx context.Context, ref domain.ResourceRef, tags map[string]string, token string) (string, error) {
 	err := f.mutate("snapshot", ref, token, func(r *domain.Resource) error {
 		f.snapshots++

@@ -176,6 +176,13 @@ func (c *crashingCloud) Start(ctx context.Context, ref domain.ResourceRef, token
 	return c.after(c.Resources.Start(ctx, ref, token))
 }
 
+func (c *crashingCloud) Retype(ctx context.Context, ref domain.ResourceRef, sku, token string) error {
+	if c.p.dead() {
+		return errCrashed
+	}
+	return c.after(c.Resources.Retype(ctx, ref, sku, token))
+}
+
 func (c *crashingCloud) Resize(ctx context.Context, ref domain.ResourceRef, sku, token string) error {
 	if c.p.dead() {
 		return errCrashed

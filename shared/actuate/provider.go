@@ -26,6 +26,11 @@ type Resources interface {
 	Start(ctx context.Context, ref domain.ResourceRef, token string) error
 	// Resize changes a stopped VM's size.
 	Resize(ctx context.Context, ref domain.ResourceRef, sku, token string) error
+	// Retype changes a disk's type (its SKU: gp3, StandardSSD_LRS) in
+	// place, keeping its data and attachment. A cloud that cannot change
+	// the type of a disk in place returns an error wrapping
+	// domain.ErrUnsupported.
+	Retype(ctx context.Context, ref domain.ResourceRef, sku, token string) error
 	// Snapshot takes a snapshot of a disk, tagged with tags, and returns
 	// its ID.
 	Snapshot(ctx context.Context, ref domain.ResourceRef, tags map[string]string, token string) (string, error)

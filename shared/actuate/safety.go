@@ -320,6 +320,11 @@ func (t *tracker) Resize(ctx context.Context, ref domain.ResourceRef, sku, token
 	return t.Resources.Resize(ctx, ref, sku, token)
 }
 
+func (t *tracker) Retype(ctx context.Context, ref domain.ResourceRef, sku, token string) error {
+	t.mutated = true
+	return t.Resources.Retype(ctx, ref, sku, token)
+}
+
 func (t *tracker) Snapshot(ctx context.Context, ref domain.ResourceRef, tags map[string]string, token string) (string, error) {
 	t.mutated = true
 	return t.Resources.Snapshot(ctx, ref, tags, token)

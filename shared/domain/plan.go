@@ -23,10 +23,11 @@ const (
 	ActionDeleteDisk     ActionKind = "delete_disk"     // delete an unattached disk
 	ActionReleaseIP      ActionKind = "release_ip"      // release an unassociated address
 	ActionDeleteSnapshot ActionKind = "delete_snapshot" // delete an old snapshot
+	ActionRetypeDisk     ActionKind = "retype_disk"     // change a disk's type in place (gp2 to gp3, Premium to Standard SSD)
 )
 
 // ActionKinds lists every action kind in report order.
-var ActionKinds = []ActionKind{ActionRightsize, ActionStop, ActionSchedule, ActionDeleteDisk, ActionReleaseIP, ActionDeleteSnapshot}
+var ActionKinds = []ActionKind{ActionRightsize, ActionStop, ActionSchedule, ActionDeleteDisk, ActionReleaseIP, ActionDeleteSnapshot, ActionRetypeDisk}
 
 // Risk grades how much can go wrong when an action is applied.
 type Risk string

@@ -480,3 +480,8 @@ func (p *Provider) Tag(ctx context.Context, ref domain.ResourceRef, tags map[str
 	}
 	return nil
 }
+
+// Retype is not implemented yet.
+func (p *Provider) Retype(ctx context.Context, ref domain.ResourceRef, sku, token string) error {
+	return fmt.Errorf("%w: changing the type of disk %s is not implemented", domain.ErrUnsupported, ref.ID)
+}

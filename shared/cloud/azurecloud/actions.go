@@ -1082,3 +1082,8 @@ func (a *Actuator) logArgs(t actTarget, token string, more ...any) []any {
 	}
 	return append(args, more...)
 }
+
+// Retype is not implemented yet.
+func (a *Actuator) Retype(ctx context.Context, ref domain.ResourceRef, sku, token string) error {
+	return fmt.Errorf("%w: changing the type of disk %s is not implemented", domain.ErrUnsupported, ref.ID)
+}

@@ -856,3 +856,8 @@ func (p *Provider) logChange(ctx context.Context, msg string, t target, token st
 	}
 	p.logger.InfoContext(ctx, msg, append(args, more...)...)
 }
+
+// Retype is not implemented yet.
+func (p *Provider) Retype(ctx context.Context, ref domain.ResourceRef, sku, token string) error {
+	return fmt.Errorf("%w: changing the type of disk %s is not implemented", domain.ErrUnsupported, ref.ID)
+}

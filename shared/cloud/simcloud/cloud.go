@@ -25,6 +25,7 @@ const (
 	OpStop      = "stop"
 	OpStart     = "start"
 	OpResize    = "resize"
+	OpRetype    = "retype"
 	OpSnapshot  = "snapshot"
 	OpDelete    = "delete"
 	OpRelease   = "release"

@@ -156,6 +156,25 @@ func (c *Cloud) Resize(ctx context.Context, ref domain.ResourceRef, sku, token s
 	return err
 }
 
+// Retype changes a disk's type in place; its data and attachment stay.
+// A type the price catalog does not offer in the disk's region is
+// invalid.
+func (c *Cloud) Retype(ctx context.Context, ref domain.ResourceRef, sku, token string) error {
+	_, err := c.mutate(ctx, OpRetype, ref, token, "sku="+sku, func(r *resource) (string, error) {
+		if err := wantKind(r, domain.KindDisk); err != nil {
+			return "", err
+		}
+		if _, ok := c.e.priceLocked(r.cloud, r.region, domain.KindDisk, sku); !ok {
+			return "", fmt.Errorf("%w: disk type %q is not offered in %s %s", domain.ErrInvalid, sku, r.cloud, r.region)
+		}
+		if sku != r.sku {
+			c.e.setLocked(r, r.state, sku)
+		}
+		return "", nil
+	})
+	return err
+}
+
 // Snapshot takes a snapshot of a disk, tagged with tags, and returns the
 // new snapshot's ID.
 func (c *Cloud) Snapshot(ctx context.Context, ref domain.ResourceRef, tags map[string]string, token string) (string, error) {

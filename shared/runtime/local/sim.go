@@ -143,6 +143,8 @@ func apply(ctx context.Context, c *simcloud.Cloud, ch change) error {
 		return c.Start(ctx, ch.Ref, ch.Token)
 	case "resize":
 		return c.Resize(ctx, ch.Ref, ch.SKU, ch.Token)
+	case "retype":
+		return c.Retype(ctx, ch.Ref, ch.SKU, ch.Token)
 	case "snapshot":
 		_, err := c.Snapshot(ctx, ch.Ref, ch.Tags, ch.Token)
 		return err
@@ -221,6 +223,10 @@ func (j *journaled) Start(ctx context.Context, ref domain.ResourceRef, token str
 
 func (j *journaled) Resize(ctx context.Context, ref domain.ResourceRef, sku, token string) error {
 	return j.record(j.c.Resize(ctx, ref, sku, token), change{Op: "resize", Ref: ref, Token: token, SKU: sku})
+}
+
+func (j *journaled) Retype(ctx context.Context, ref domain.ResourceRef, sku, token string) error {
+	return j.record(j.c.Retype(ctx, ref, sku, token), change{Op: "retype", Ref: ref, Token: token, SKU: sku})
 }
 
 func (j *journaled) Snapshot(ctx context.Context, ref domain.ResourceRef, tags map[string]string, token string) (string, error) {
