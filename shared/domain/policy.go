@@ -33,6 +33,10 @@ type Policy struct {
 	Idle      IdlePolicy      `json:"idle"`
 	Orphans   OrphanPolicy    `json:"orphans"`
 	Schedules SchedulePolicy  `json:"schedules"`
+	// Storage configures disk type changes; Commitments the advisory
+	// commitment purchases (savings plans, reservations, committed use).
+	Storage     StoragePolicy    `json:"storage,omitzero"`
+	Commitments CommitmentPolicy `json:"commitments,omitzero"`
 
 	// MinMonthlySavings drops actions that save less than this (in
 	// Currency units, e.g. 1.5).
@@ -313,6 +317,54 @@ type RightsizePolicy struct {
 	// of the window was observed and whether memory was measured) is
 	// lower.
 	MinConfidence float64 `json:"min_confidence"`
+	// StableRuns is the stability gate: a resize is proposed only when
+	// the same new size is chosen on the windows of this many
+	// consecutive runs, RunIntervalHours apart (the current window and
+	// the ones ending one, two, ... intervals earlier), each with enough
+	// data. 1 turns the gate off.
+	StableRuns       int     `json:"stable_runs,omitzero"`
+	RunIntervalHours float64 `json:"run_interval_hours,omitzero"`
+	// SameFamily keeps a resize within the VM's family (m5 stays m5);
+	// otherwise a cheaper family of the same architecture may be chosen
+	// when no size of its own family fits.
+	SameFamily bool `json:"same_family,omitempty"`
+}
+
+// StoragePolicy configures disk type downgrades.
+type StoragePolicy struct {
+	Enabled bool `json:"enabled"`
+	// MaxThroughputPercent is the share of the cheaper type's baseline
+	// throughput the observed p99 may use; the rest is headroom.
+	MaxThroughputPercent float64 `json:"max_throughput_percent"`
+}
+
+// CommitmentPolicy configures the advisory commitment purchases made
+// from the steady baseline of VM usage left after the plan's actions.
+type CommitmentPolicy struct {
+	Enabled bool `json:"enabled"`
+	// TermMonths are the terms compared (12 and 36).
+	TermMonths []int `json:"term_months"`
+	// LadderSteps splits a recommended commitment into this many equal
+	// purchases, LadderIntervalMonths apart, each re-checked against the
+	// baseline of its day before it is made.
+	LadderSteps          int `json:"ladder_steps"`
+	LadderIntervalMonths int `json:"ladder_interval_months"`
+	// MinUtilizationPercent refuses a commitment whose expected
+	// utilization over the observed hours is lower.
+	MinUtilizationPercent float64 `json:"min_utilization_percent"`
+	// Discounts are negotiated or published rates that override or fill
+	// in the embedded catalog's, per cloud, optional family ("" for
+	// every family) and term.
+	Discounts []CommitmentDiscount `json:"discounts,omitempty"`
+}
+
+// CommitmentDiscount is a known commitment rate: Percent off the
+// on-demand price for TermMonths.
+type CommitmentDiscount struct {
+	Cloud      Cloud   `json:"cloud"`
+	Family     string  `json:"family,omitempty"`
+	TermMonths int     `json:"term_months"`
+	Percent    float64 `json:"percent"`
 }
 
 // IdlePolicy configures idle shutdown.
@@ -339,6 +391,58 @@ type SchedulePolicy struct {
 	Default        Schedule `json:"default"`
 }
 
+func (c CommitmentPolicy) validate(bad func(field, format string, args ...any) error) error {
+	if !c.Enabled {
+		return nil
+	}
+	if len(c.TermMonths) == 0 {
+		return bad("commitments.term_months", "must name at least one term")
+	}
+	seen := map[int]bool{}
+	for i, t := range c.TermMonths {
+		if t != 12 && t != 36 {
+			return bad(fmt.Sprintf("commitments.term_months[%d]", i), "%d is not a term the clouds sell (12 or 36)", t)
+		}
+		if seen[t] {
+			return bad(fmt.Sprintf("commitments.term_months[%d]", i), "%d is listed twice", t)
+		}
+		seen[t] = true
+	}
+	if c.LadderSteps < 1 || c.LadderSteps > 12 {
+		return bad("commitments.ladder_steps", "%d is not a number of purchases in 1..12", c.LadderSteps)
+	}
+	if c.LadderIntervalMonths < 1 || c.LadderIntervalMonths > 12 {
+		return bad("commitments.ladder_interval_months", "%d is not a number of months in 1..12", c.LadderIntervalMonths)
+	}
+	if !(c.MinUtilizationPercent >= 0 && c.MinUtilizationPercent <= 100) {
+		return bad("commitments.min_utilization_percent", "%v is not a percentage in 0..100", c.MinUtilizationPercent)
+	}
+	type key struct {
+		cloud  Cloud
+		family string
+		term   int
+	}
+	dup := map[key]int{}
+	for i, d := range c.Discounts {
+		field := fmt.Sprintf("commitments.discounts[%d]", i)
+		if pc, err := ParseCloud(string(d.Cloud)); err != nil || pc != d.Cloud {
+			return bad(field+".cloud", "%q is not a cloud (want one of %v)", d.Cloud, Clouds)
+		}
+		if d.TermMonths != 12 && d.TermMonths != 36 {
+			return bad(field+".term_months", "%d is not a term the clouds sell (12 or 36)", d.TermMonths)
+		}
+		if !(d.Percent > 0 && d.Percent < 100) {
+			return bad(field+".percent", "%v is not a discount in (0, 100)", d.Percent)
+		}
+		k := key{d.Cloud, strings.ToLower(d.Family), d.TermMonths}
+		if j, ok := dup[k]; ok {
+			return bad(field, "contradicts commitments.discounts[%d]: both give a rate for %s family %q over %d months", j, d.Cloud, d.Family, d.TermMonths)
+		}
+		dup[k] = i
+	}
+	return nil
+}
+
 // Caps are blast-radius limits per actuation run.
 type Caps struct {
 	MaxActions int     `json:"max_actions"`
@@ -353,7 +457,11 @@ func DefaultPolicy() Policy {
 		OptInTag:    "cloudtrim-optin",
 		ProtectTags: []string{"cloudtrim-protect", "do-not-touch"},
 		Rightsize: RightsizePolicy{Enabled: true, CPUPercentile: 95, MemoryPercentile: 99,
-			TargetCPUPercent: 70, TargetMemoryPercent: 80, MinDataHours: 30, MinConfidence: 0.5},
+			TargetCPUPercent: 70, TargetMemoryPercent: 80, MinDataHours: 30, MinConfidence: 0.5,
+			StableRuns: 3, RunIntervalHours: 24},
+		Storage: StoragePolicy{Enabled: true, MaxThroughputPercent: 80},
+		Commitments: CommitmentPolicy{Enabled: true, TermMonths: []int{12, 36}, LadderSteps: 3,
+			LadderIntervalMonths: 1, MinUtilizationPercent: 90},
 		Idle:    IdlePolicy{Enabled: true, CPUPercentile: 95, MaxCPUPercent: 5, MinDays: 7},
 		Orphans: OrphanPolicy{Enabled: true, MinDiskAgeDays: 7, SnapshotMaxAgeDays: 90},
 		Schedules: SchedulePolicy{Enabled: true, EnvironmentTag: "env",
@@ -430,6 +538,18 @@ func (p Policy) Validate() error {
 	if p.Rightsize.MinConfidence < 0 || p.Rightsize.MinConfidence > 1 {
 		return bad("rightsize.min_confidence", "%v is outside 0..1", p.Rightsize.MinConfidence)
 	}
+	if p.Rightsize.StableRuns < 1 || p.Rightsize.StableRuns > 30 {
+		return bad("rightsize.stable_runs", "%d is not a number of runs in 1..30", p.Rightsize.StableRuns)
+	}
+	if !(p.Rightsize.RunIntervalHours >= 1 && p.Rightsize.RunIntervalHours <= 24*7) {
+		return bad("rightsize.run_interval_hours", "%v is not a number of hours in 1..168", p.Rightsize.RunIntervalHours)
+	}
+	if err := pct("storage.max_throughput_percent", p.Storage.MaxThroughputPercent); err != nil {
+		return err
+	}
+	if err := p.Commitments.validate(bad); err != nil {
+		return err
+	}
 	if p.Idle.MinDays <= 0 {
 		return bad("idle.min_days", "%v is not positive", p.Idle.MinDays)
 	}
@@ -483,23 +603,44 @@ func (p Policy) OptedIn(tags map[string]string) bool {
 }
 
 // Hash returns a stable digest of the policy, recorded in each plan.
-// Every field counts, except that a placement section equal to
-// DefaultPlacementPolicy's is left out: policies written before the
-// section existed keep their hash.
+// Every field counts, except that sections and fields added after the
+// first version of the schema are left out while they equal their
+// defaults: the placement, storage and commitments sections, and the
+// rightsize section's stability gate and family rule. Policies written
+// before those existed keep their hash.
 func (p Policy) Hash() string {
 	// policyFields has Policy's fields without its methods; the outer
 	// Placement field shadows the embedded one in the JSON.
 	type policyFields Policy
+	def := DefaultPolicy()
+	q := p
+	if q.Rightsize.StableRuns == def.Rightsize.StableRuns && q.Rightsize.RunIntervalHours == def.Rightsize.RunIntervalHours {
+		q.Rightsize.StableRuns, q.Rightsize.RunIntervalHours = 0, 0 // omitzero
+	}
+	if sameJSON(q.Storage, def.Storage) {
+		q.Storage = StoragePolicy{}
+	}
+	if sameJSON(q.Commitments, def.Commitments) {
+		q.Commitments = CommitmentPolicy{}
+	}
 	v := struct {
 		policyFields
 		Placement *PlacementPolicy `json:"placement,omitempty"`
-	}{policyFields: policyFields(p)}
+	}{policyFields: policyFields(q)}
 	if !p.Placement.isDefault() {
 		v.Placement = &p.Placement
 	}
 	b, _ := json.Marshal(v)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
+}
+
+// sameJSON reports whether a and b have the same JSON, so that an empty
+// list equals a missing one.
+func sameJSON(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
 }
 
 // isDefault reports whether pp says what DefaultPlacementPolicy says;

@@ -17,7 +17,12 @@ import (
 
 func optimize(t *testing.T, pol domain.Policy, snaps ...Snapshot) domain.Plan {
 	t.Helper()
-	plan, err := Optimize(context.Background(), Request{PlanID: "plan-1", Now: now, Policy: pol, Snapshots: snaps, Prices: catalog})
+	return optimizeWith(t, pol, catalog, snaps...)
+}
+
+func optimizeWith(t *testing.T, pol domain.Policy, prices Prices, snaps ...Snapshot) domain.Plan {
+	t.Helper()
+	plan, err := Optimize(context.Background(), Request{PlanID: "plan-1", Now: now, Policy: pol, Snapshots: snaps, Prices: prices})
 	if err != nil {
 		t.Fatalf("Optimize() error: %v", err)
 	}
@@ -82,6 +87,7 @@ func TestRightsize(t *testing.T) {
 		},
 		{
 			name:      "exactly MinDataHours is enough",
+			pol:       func(p *domain.Policy) { p.Rightsize.StableRuns = 1 }, // the gate would need 30 h in earlier windows too
 			resources: []domain.Resource{vm("i-1", "m5.2xlarge", optIn)},
 			series:    []domain.Series{hourly("i-1", domain.MetricCPU, 30, flat(10)), hourly("i-1", domain.MetricMemory, 30, flat(20))},
 			want: []brief{{domain.ActionRightsize, "i-1", running("m5.2xlarge"), running("m5.large"),
@@ -790,6 +796,7 @@ func TestLowConfidenceResizeIsLeftOut(t *testing.T) {
 	}
 	pol := domain.DefaultPolicy()
 	pol.Rightsize.MinConfidence = 0
+	pol.Rightsize.StableRuns = 1 // the earlier runs' windows hold less than 30 h
 	if plan := optimize(t, pol, snap); len(plan.Actions) != 1 {
 		t.Fatalf("with min_confidence 0: %d actions; want 1", len(plan.Actions))
 	}

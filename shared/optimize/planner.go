@@ -150,7 +150,7 @@ func (p *planner) snapshot(ctx context.Context, snap Snapshot, ref domain.Snapsh
 			return fmt.Errorf("optimize: decide actions for %s snapshot %s: %w", ref.Cloud, ref.RunID, err)
 		}
 		if e := st.entries.at(i); !e.excluded {
-			p.decide(e)
+			p.decide(st, e)
 		}
 	}
 
@@ -282,7 +282,9 @@ func (p *planner) addSeries(st *snapshotState, s domain.Series) {
 		p.place.addTraffic(i, e, s)
 		return
 	}
-	if s.Metric != domain.MetricCPU && s.Metric != domain.MetricMemory {
+	switch s.Metric {
+	case domain.MetricCPU, domain.MetricMemory, domain.MetricDiskRead, domain.MetricDiskWrite:
+	default:
 		return
 	}
 	if err := s.Validate(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/cloudtrim/cloudtrim/shared/domain"
 )
@@ -53,31 +54,13 @@ func (p *planner) rightsize(e *entry) {
 		p.skip(r.Ref(), domain.ActionRightsize, why)
 		return
 	}
-	inFamily, anyFamily := pickSizes(p.vmSizes(r.Cloud, r.Region), cur, needCPU, needMem)
-	var (
-		next    domain.Price
-		savings int64
-		found   bool
-	)
-	for i, c := range []*domain.Price{inFamily, anyFamily} {
-		if c == nil {
-			continue
-		}
-		s, ok := mulDiv(m.cost.Micros, cur.Amount.Micros-c.Amount.Micros, cur.Amount.Micros)
-		if !ok || s <= 0 || s < p.minSavings {
-			continue
-		}
-		next, savings, found = *c, s, true
-		if i == 0 {
-			notes = append(notes, fmt.Sprintf("%s is the cheapest size of family %s that fits", c.SKU, cur.Family))
-		} else if cur.Family != "" {
-			notes = append(notes, fmt.Sprintf("no cheaper size of family %s fits or saves enough; %s (family %s) is the cheapest that does", cur.Family, c.SKU, c.Family))
-		}
-		break
-	}
+	next, savings, pickNote, found := p.pickSize(r, cur, m, needCPU, needMem)
 	if !found {
 		p.noCheaper++
 		return
+	}
+	if pickNote != "" {
+		notes = append(notes, pickNote)
 	}
 	if m.basis == domain.BasisEffectiveCost {
 		notes = append(notes, fmt.Sprintf("the bill's rate is assumed to carry over: savings = monthly cost × (1 − %s / %s list price)",
@@ -106,6 +89,12 @@ func (p *planner) rightsize(e *entry) {
 			formatNum(round2(conf)), formatNum(pol.MinConfidence), formatNum(math.Round(u.coverage()*100))))
 		return
 	}
+	if stable, why := p.stable(r, u, cur, m, memKnown, next.SKU); !stable {
+		p.skip(r.Ref(), domain.ActionRightsize, why)
+		return
+	} else if pol.StableRuns > 1 {
+		notes = append(notes, why)
+	}
 	a.Confidence = round2(conf)
 	a.Undo = "resize back to " + r.SKU
 	a.Evidence = usageEvidence(u)
@@ -115,6 +104,69 @@ func (p *planner) rightsize(e *entry) {
 	p.add(a, fmt.Sprintf("Resize %s from %s (%d vCPU, %s) to %s (%d vCPU, %s): CPU p%s %s%%",
 		displayName(r), r.SKU, cur.VCPU, formatMiB(float64(cur.MemoryMiB)), next.SKU, next.VCPU, formatMiB(float64(next.MemoryMiB)),
 		formatNum(pol.CPUPercentile), formatNum(u.cpuAtRightsize)))
+}
+
+// pickSize returns the size a VM of current size cur should move to for
+// the given need, the monthly savings, and a note on the choice.
+func (p *planner) pickSize(r *domain.Resource, cur domain.Price, m monthly, needCPU, needMem float64) (domain.Price, int64, string, bool) {
+	inFamily, anyFamily := pickSizes(p.vmSizes(r.Cloud, r.Region), cur, needCPU, needMem)
+	if p.pol.Rightsize.SameFamily {
+		anyFamily = nil
+	}
+	for i, c := range []*domain.Price{inFamily, anyFamily} {
+		if c == nil {
+			continue
+		}
+		s, ok := mulDiv(m.cost.Micros, cur.Amount.Micros-c.Amount.Micros, cur.Amount.Micros)
+		if !ok || s <= 0 || s < p.minSavings {
+			continue
+		}
+		switch {
+		case i == 0:
+			return *c, s, fmt.Sprintf("%s is the cheapest size of family %s that fits", c.SKU, cur.Family), true
+		case cur.Family != "":
+			return *c, s, fmt.Sprintf("no cheaper size of family %s fits or saves enough; %s (family %s) is the cheapest that does", cur.Family, c.SKU, c.Family), true
+		}
+		return *c, s, "", true
+	}
+	return domain.Price{}, 0, "", false
+}
+
+// stable is the stability gate: the size chosen now must also be the
+// one chosen on the windows of the policy's earlier runs (the series cut
+// off one, two, ... run intervals before its end), each with enough data.
+// It returns the evidence note, or the reason for holding the resize.
+func (p *planner) stable(r *domain.Resource, u *vmUsage, cur domain.Price, m monthly, memKnown bool, sku string) (bool, string) {
+	pol := p.pol.Rightsize
+	if pol.StableRuns <= 1 {
+		return true, ""
+	}
+	held := func(format string, a ...any) (bool, string) {
+		return false, fmt.Sprintf("not yet stable: %s must be chosen on the windows of %d consecutive runs %s h apart; ", sku, pol.StableRuns, formatNum(pol.RunIntervalHours)) +
+			fmt.Sprintf(format, a...)
+	}
+	if len(u.cpuPrior) < pol.StableRuns-1 {
+		return held("the CPU series was not read for every window")
+	}
+	for k, c := range u.cpuPrior {
+		back := formatNum(float64(k+1) * pol.RunIntervalHours)
+		if c.hours < pol.MinDataHours || math.IsNaN(c.at) {
+			return held("the window ending %s h earlier has %s h of CPU data, need %s h", back, formatNum(c.hours), formatNum(pol.MinDataHours))
+		}
+		needCPU := float64(cur.VCPU) * c.at / pol.TargetCPUPercent
+		needMem := float64(cur.MemoryMiB) * memoryFloor
+		if memKnown && k < len(u.memPrior) && u.memPrior[k].hours >= pol.MinDataHours && !math.IsNaN(u.memPrior[k].at) {
+			needMem = float64(cur.MemoryMiB) * u.memPrior[k].at / pol.TargetMemoryPercent
+		}
+		next, _, _, found := p.pickSize(r, cur, m, needCPU, needMem)
+		switch {
+		case !found:
+			return held("on the window ending %s h earlier (CPU p%s %s%%) no cheaper size fits", back, formatNum(pol.CPUPercentile), formatNum(c.at))
+		case next.SKU != sku:
+			return held("on the window ending %s h earlier (CPU p%s %s%%) %s was chosen", back, formatNum(pol.CPUPercentile), formatNum(c.at), next.SKU)
+		}
+	}
+	return true, fmt.Sprintf("stable: %s is chosen on the windows of the last %d runs, %s h apart", sku, pol.StableRuns, formatNum(pol.RunIntervalHours))
 }
 
 // pickSizes returns the cheapest size of cur's family and the cheapest
@@ -144,12 +196,59 @@ func fits(cur domain.Price, c *domain.Price, needCPU, needMem float64) bool {
 		(c.Kind == "" || c.Kind == domain.KindVM) &&
 		arch(c.Arch) == arch(cur.Arch) &&
 		c.GPUs == cur.GPUs &&
+		(!localDisk(cur) || localDisk(*c)) &&
 		(!c.Burstable || cur.Burstable) &&
 		c.Unit == domain.UnitHour &&
 		c.Amount.Currency == cur.Amount.Currency &&
 		c.Amount.Micros > 0 && c.Amount.Micros < cur.Amount.Micros &&
 		c.VCPU > 0 && float64(c.VCPU) >= needCPU &&
 		float64(c.MemoryMiB) >= needMem
+}
+
+// localDisk reports whether a VM size comes with local (instance store
+// or temporary) disks, which a workload may use: such a size is only
+// replaced by another that has them.
+//
+//   - AWS: the families whose name after the generation digit has a "d"
+//     (m5d, c6gd, r5ad, m6idn) and the storage-optimised i, d and h
+//     families (i3, i4i, im4gn, d3, h1).
+//   - Azure: the sizes whose feature letters hold a "d" (Standard_D4ds_v5,
+//     Standard_E8ads_v5), and the sizes before version 4 (Standard_D4s_v3,
+//     Standard_DS2_v2, the A- and B-series), which all have a temporary
+//     disk.
+//   - Google Cloud: the "-lssd" machine types, which come with local SSDs.
+func localDisk(p domain.Price) bool {
+	sku := p.SKU
+	switch p.Cloud {
+	case domain.AWS:
+		fam, _, _ := strings.Cut(strings.ToLower(sku), ".")
+		i := strings.IndexAny(fam, "0123456789")
+		if i < 0 {
+			return false
+		}
+		if i > 0 && strings.ContainsRune("idh", rune(fam[0])) && !strings.HasPrefix(fam, "inf") && !strings.HasPrefix(fam, "dl") && !strings.HasPrefix(fam, "hpc") {
+			return true
+		}
+		rest := strings.TrimLeft(fam[i:], "0123456789")
+		rest, _, _ = strings.Cut(rest, "-") // m7i-flex
+		return strings.Contains(rest, "d")
+	case domain.Azure:
+		name := strings.TrimPrefix(strings.TrimPrefix(sku, "Standard_"), "Basic_")
+		base, ver, hasVer := strings.Cut(name, "_v")
+		if !hasVer || len(ver) == 0 || ver[0] < '4' {
+			return true
+		}
+		i := strings.IndexAny(base, "0123456789")
+		if i < 0 {
+			return false
+		}
+		feat := strings.TrimLeft(base[i:], "0123456789-")
+		feat, _, _ = strings.Cut(feat, "_")
+		return strings.Contains(feat, "d")
+	case domain.GCP:
+		return strings.HasSuffix(strings.ToLower(sku), "-lssd")
+	}
+	return false
 }
 
 // arch normalises an architecture name; catalogs that omit it mean x86.

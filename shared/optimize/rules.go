@@ -25,13 +25,16 @@ const (
 )
 
 // decide proposes at most one action for e, or records why not.
-func (p *planner) decide(e *entry) {
+func (p *planner) decide(st *snapshotState, e *entry) {
 	switch e.res.Kind {
 	case domain.KindVM:
 		p.decideVM(e)
 	case domain.KindDisk, domain.KindIP, domain.KindSnapshot:
-		if p.pol.Orphans.Enabled {
-			p.decideOrphan(e)
+		if p.pol.Orphans.Enabled && p.decideOrphan(e) {
+			return
+		}
+		if e.res.Kind == domain.KindDisk && p.pol.Storage.Enabled {
+			p.decideRetype(st, e)
 		}
 	}
 }
@@ -202,8 +205,10 @@ func (p *planner) validZone(tz string) bool {
 }
 
 // decideOrphan proposes deleting unattached disks and old snapshots and
-// releasing unassociated addresses.
-func (p *planner) decideOrphan(e *entry) {
+// releasing unassociated addresses. It reports whether the resource is
+// an orphan (proposed for removal, or skipped with a finding), in which
+// case no other action is looked for.
+func (p *planner) decideOrphan(e *entry) bool {
 	r := &e.res
 	pol := p.pol.Orphans
 	var (
@@ -218,15 +223,15 @@ func (p *planner) decideOrphan(e *entry) {
 	switch r.Kind {
 	case domain.KindDisk:
 		if r.State != domain.StateAvailable || r.AttachedTo != "" {
-			return
+			return false
 		}
 		kind, after, risk = domain.ActionDeleteDisk, domain.StateDeleted, domain.RiskLow
 		if r.CreatedAt.IsZero() {
 			p.skip(r.Ref(), kind, "creation time unknown: the disk's age cannot be checked")
-			return
+			return true
 		}
 		if age < pol.MinDiskAgeDays {
-			return
+			return false
 		}
 		undo = "restore from the snapshot taken before deletion"
 		summary = fmt.Sprintf("Delete unattached disk %s (%d GiB %s), created %s days ago", displayName(r), r.SizeGiB, r.SKU, formatNum(math.Floor(age)))
@@ -234,11 +239,11 @@ func (p *planner) decideOrphan(e *entry) {
 			"a snapshot is taken before deletion; its storage is not counted against the savings")
 	case domain.KindIP:
 		if r.AttachedTo != "" {
-			return
+			return false
 		}
 		switch r.State {
 		case domain.StateAssociated, domain.StateInUse, domain.StateReleased, domain.StateDeleted:
-			return
+			return false
 		}
 		kind, after, risk = domain.ActionReleaseIP, domain.StateReleased, domain.RiskMedium
 		undo = "allocate a new address: the released address cannot be got back"
@@ -246,15 +251,15 @@ func (p *planner) decideOrphan(e *entry) {
 		notes = append(notes, "associated with nothing")
 	case domain.KindSnapshot:
 		if r.State == domain.StateDeleted {
-			return
+			return false
 		}
 		kind, after, risk = domain.ActionDeleteSnapshot, domain.StateDeleted, domain.RiskMedium
 		if r.CreatedAt.IsZero() {
 			p.skip(r.Ref(), kind, "creation time unknown: the snapshot's age cannot be checked")
-			return
+			return true
 		}
 		if age <= pol.SnapshotMaxAgeDays {
-			return
+			return false
 		}
 		undo = "none: a deleted snapshot cannot be restored; a new one can be taken from the source disk if it still exists"
 		summary = fmt.Sprintf("Delete snapshot %s (%d GiB), %s days old", displayName(r), r.SizeGiB, formatNum(math.Floor(age)))
@@ -263,13 +268,13 @@ func (p *planner) decideOrphan(e *entry) {
 			notes = append(notes, "taken from "+r.AttachedTo)
 		}
 	default:
-		return
+		return false
 	}
 	price, priced := p.req.Prices.Lookup(r.Cloud, r.Region, r.Kind, r.SKU)
 	m, why, ok := p.monthlyCost(e, price, priced)
 	if !ok {
 		p.skip(r.Ref(), kind, why)
-		return
+		return true
 	}
 	if r.Kind == domain.KindSnapshot && m.basis == domain.BasisListPrice {
 		notes = append(notes, "snapshots bill their stored (often incremental) size: the list price of the full size is an upper bound")
@@ -286,6 +291,7 @@ func (p *planner) decideOrphan(e *entry) {
 	}
 	a.Evidence.Notes = append(notes, m.note)
 	p.add(a, summary)
+	return true
 }
 
 // newAction starts an action of kind on r.

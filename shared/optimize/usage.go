@@ -2,6 +2,7 @@ package optimize
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/cloudtrim/cloudtrim/shared/domain"
@@ -17,15 +18,54 @@ const day = 24 * time.Hour
 // statistics at the policy's percentiles and the daily CPU peaks, never
 // the series itself.
 type vmUsage struct {
-	cpu, mem        domain.Stats
-	hasCPU, hasMem  bool
-	cpuTotal        int // points in the CPU series, observed or not
-	cpuAtRightsize  float64
-	cpuAtIdle       float64
-	memAtRightsize  float64
-	start, end      time.Time // the CPU series' window
-	peaks           []float32 // daily CPU peaks; -1 marks a day without data
-	duplicateSeries bool
+	cpu, mem       domain.Stats
+	hasCPU, hasMem bool
+	cpuTotal       int // points in the CPU series, observed or not
+	cpuAtRightsize float64
+	cpuAtIdle      float64
+	memAtRightsize float64
+	// cpuPrior and memPrior are the rightsizing percentiles on the
+	// windows earlier runs saw: the series cut off one, two, ...
+	// run intervals before its end (index 0 is one interval earlier).
+	cpuPrior, memPrior []priorStat
+	start, end         time.Time // the CPU series' window
+	peaks              []float32 // daily CPU peaks; -1 marks a day without data
+	duplicateSeries    bool
+	buf                []float64 // scratch of priorStats
+
+	// Disk throughput in bytes/s at p99: read and write are separate
+	// series, and their p99s add up to an upper bound of the total.
+	disk                      domain.Stats // Hours: the shorter of the two series
+	hasDisk                   bool
+	diskReadP99, diskWriteP99 float64
+	diskAtP99                 float64
+}
+
+// priorStat is a percentile over the part of a series an earlier run saw.
+type priorStat struct {
+	hours float64 // observed hours in that part
+	at    float64 // the percentile; NaN without data
+}
+
+// priorStats returns the percentile q over the series cut off k run
+// intervals before its end, for k = 1 .. runs-1. buf is reused.
+func priorStats(s domain.Series, runs int, interval time.Duration, q float64, dst []priorStat, buf []float64) ([]priorStat, []float64) {
+	dst = dst[:0]
+	if s.Step <= 0 {
+		return dst, buf
+	}
+	for k := 1; k < runs; k++ {
+		n := len(s.Values) - int(time.Duration(k)*interval/s.Step)
+		buf = buf[:0]
+		for _, v := range s.Values[:max(n, 0)] {
+			if !domain.IsMissing(v) {
+				buf = append(buf, float64(v))
+			}
+		}
+		slices.Sort(buf)
+		dst = append(dst, priorStat{hours: float64(len(buf)) * s.Step.Hours(), at: domain.Percentile(buf, q)})
+	}
+	return dst, buf
 }
 
 // add folds s into u. A second series of the same metric replaces the
@@ -47,8 +87,24 @@ func (u *vmUsage) add(s domain.Series, pol *domain.Policy, scratch []float64) []
 		u.cpuTotal = len(s.Values)
 		u.cpuAtRightsize = domain.Percentile(scratch, pol.Rightsize.CPUPercentile)
 		u.cpuAtIdle = domain.Percentile(scratch, pol.Idle.CPUPercentile)
+		u.cpuPrior, scratch = priorStats(s, pol.Rightsize.StableRuns, runInterval(pol), pol.Rightsize.CPUPercentile, u.cpuPrior, scratch)
 		u.start, u.end = s.Start, s.End()
 		u.peaks = dailyPeaks(s, u.peaks[:0])
+	case domain.MetricDiskRead, domain.MetricDiskWrite:
+		p99 := domain.Percentile(scratch, 99)
+		if st.Points == 0 || math.IsNaN(p99) {
+			return scratch
+		}
+		if s.Metric == domain.MetricDiskRead {
+			u.diskReadP99 = p99
+		} else {
+			u.diskWriteP99 = p99
+		}
+		if !u.hasDisk || st.Hours < u.disk.Hours {
+			u.disk = st
+		}
+		u.hasDisk = true
+		u.diskAtP99 = u.diskReadP99 + u.diskWriteP99
 	case domain.MetricMemory:
 		if u.hasMem {
 			u.duplicateSeries = true
@@ -59,8 +115,14 @@ func (u *vmUsage) add(s domain.Series, pol *domain.Policy, scratch []float64) []
 		u.hasMem = true
 		u.mem = st
 		u.memAtRightsize = domain.Percentile(scratch, pol.Rightsize.MemoryPercentile)
+		u.memPrior, scratch = priorStats(s, pol.Rightsize.StableRuns, runInterval(pol), pol.Rightsize.MemoryPercentile, u.memPrior, scratch)
 	}
 	return scratch
+}
+
+// runInterval returns the policy's time between two optimizer runs.
+func runInterval(pol *domain.Policy) time.Duration {
+	return time.Duration(pol.Rightsize.RunIntervalHours * float64(time.Hour))
 }
 
 // cpuHours returns the observed CPU hours.
@@ -76,6 +138,12 @@ func (u *vmUsage) cpuHours() float64 {
 // rather than an empty VM.
 func (u *vmUsage) memoryMeasured(minHours float64) bool {
 	return u != nil && u.hasMem && u.mem.Hours >= minHours && u.mem.Max > 0 && !math.IsNaN(u.memAtRightsize)
+}
+
+// measuredDisk reports whether u has at least minHours of disk
+// throughput data.
+func (u *vmUsage) measuredDisk(minHours float64) bool {
+	return u != nil && u.hasDisk && u.disk.Hours >= minHours
 }
 
 // coverage grades the CPU data from 0 to 1: the observed share of the
