@@ -53,7 +53,7 @@ func load(fsys fs.FS, pattern string) (*Catalog, error) {
 		return nil, fmt.Errorf("%w: load price catalog: no file matches %s", domain.ErrInvalid, pattern)
 	}
 	var all []domain.Price
-	for _, name := range names {
+	for _, name := range slices.DeleteFunc(names, isCommitmentsFile) {
 		f, err := fsys.Open(name)
 		if err != nil {
 			return nil, fmt.Errorf("load price catalog: %w", err)

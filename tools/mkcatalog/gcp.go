@@ -51,7 +51,7 @@ var gcpStorage = []struct {
 }
 
 func readGCP(dataDir string) (cloudCatalog, error) {
-	cat := cloudCatalog{cloud: domain.GCP, inputs: []string{gcpPrices}}
+	cat := cloudCatalog{cloud: domain.GCP, inputs: []string{gcpPrices}, cud: &gcpCUDEvidence{}}
 	path := filepath.Join(dataDir, gcpPrices)
 	f, err := os.Open(path)
 	if err != nil {
@@ -88,6 +88,11 @@ func readGCP(dataDir string) (cloudCatalog, error) {
 				cloud: domain.GCP, region: region, kind: domain.KindVM, sku: name, shape: s,
 				unit: domain.UnitHour, price: hour.value, priceSource: gcpPrices,
 			})
+			cs, err := gcpCommitments(name, region, it.child("cost", region), cat.cud)
+			if err != nil {
+				return cat, fmt.Errorf("%s:%d: %w", path, hour.line, err)
+			}
+			cat.commitments = append(cat.commitments, cs...)
 		}
 	}
 	for _, st := range gcpStorage {

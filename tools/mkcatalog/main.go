@@ -1,18 +1,21 @@
 // Command mkcatalog writes the committed price snapshot that package
 // shared/pricing embeds: one CSV per cloud of on-demand list prices of
 // VM sizes (with their shapes), disks, snapshots and public addresses in
-// a few major regions, a README that records where every part came
-// from, and the licence texts of the sources.
+// a few major regions, commitments.csv of 1-year and 3-year commitment
+// rates of VM sizes, a README that records where every part came from,
+// and the licence texts of the sources.
 //
 // It reads the real public price catalogs of the handbook's data
 // directory (Karpenter's generated AWS and Azure price tables, the
-// Cyclenerd GCP pricing.yml) and the recorded DescribeInstanceTypes and
-// Resource SKUs responses that give VM shapes. Where no recorded shape
-// exists it derives one from the clouds' documented size ladders, only
-// for families whose ladder is regular, and checks every such rule
-// against the recorded shapes it overlaps. AWS and Azure storage and
-// address prices are not in the data set; they come from a small table
-// of published list prices below.
+// Cyclenerd GCP pricing.yml, whose committed use discount prices give
+// the GCP commitment rates), the recorded DescribeInstanceTypes and
+// Resource SKUs responses that give VM shapes, and an AWS Cost Explorer
+// Reserved Instance recommendation export that gives AWS discount
+// ratios. Where no recorded shape exists it derives one from the clouds'
+// documented size ladders, only for families whose ladder is regular,
+// and checks every such rule against the recorded shapes it overlaps.
+// AWS and Azure storage and address prices are not in the data set; they
+// come from a small table of published list prices below.
 //
 // Run it from the repository root:
 //
@@ -104,9 +107,11 @@ type record struct {
 // cloudCatalog is what each cloud's reader returns: the rows and the
 // data files they were read from (paths relative to the data directory).
 type cloudCatalog struct {
-	cloud   domain.Cloud
-	records []record
-	inputs  []string
+	cloud       domain.Cloud
+	records     []record
+	inputs      []string
+	commitments []commitment    // commitment rates of the VM sizes in records
+	cud         *gcpCUDEvidence // GCP only: what pricing.yml shows of its monthly figures
 }
 
 // build reads the data directory and returns the catalog's files.
@@ -132,7 +137,32 @@ func build(dataDir string) ([]outFile, error) {
 		}
 		files = append(files, outFile{name, b})
 	}
-	readme, err := writeREADME(dataDir, cats)
+	current := map[string]string{}
+	awsPriceTable, err := readAWSPrices(filepath.Join(dataDir, awsPrices))
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range awsPriceTable {
+		current[p.sku] = p.price
+	}
+	ris, err := readAWSRIs(dataDir, current)
+	if err != nil {
+		return nil, err
+	}
+	var commitments []commitment
+	for _, c := range cats {
+		commitments = append(commitments, c.commitments...)
+	}
+	commitments = append(commitments, ris.commitments...)
+	b, err := writeCommitments(commitments)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := pricing.ParseCommitments(commitmentsName, bytes.NewReader(b)); err != nil {
+		return nil, fmt.Errorf("generated %w", err)
+	}
+	files = append(files, outFile{commitmentsName, b})
+	readme, err := writeREADME(dataDir, cats, commitments, ris)
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +183,7 @@ var licences = []struct{ name, from, covers string }{
 	{"LICENSE-aws-ec2-instance-selector", "api-fixtures/aws-ec2-instance-selector/LICENSE", "aws/amazon-ec2-instance-selector: DescribeInstanceTypes fixtures"},
 	{"LICENSE-azure-karpenter", "prices/azure-karpenter/LICENSE", "Azure/karpenter-provider-azure: Azure prices and Resource SKUs fixtures"},
 	{"LICENSE-gcp-cyclenerd", "prices/gcp-cyclenerd/LICENSE", "Cyclenerd/google-cloud-pricing-cost-calculator: GCP prices and machine shapes"},
+	{"LICENSE-aws-wa-labs", "billing/aws-wa-labs/LICENSE-Apache", "AWS Well-Architected labs: the EC2 Reserved Instance recommendation export"},
 }
 
 var header = []string{

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
@@ -48,6 +49,11 @@ func TestCommittedCatalogIsGenerated(t *testing.T) {
 		if !bytes.Equal(got, f.data) {
 			t.Errorf("committed %s differs from the generator's output: %s\nregenerate with: go run ./tools/mkcatalog -data ../shared/data",
 				f.name, firstDiff(string(got), string(f.data)))
+		}
+	}
+	for _, want := range []string{"aws.csv", "azure.csv", "gcp.csv", commitmentsName} {
+		if !slices.Contains(names, want) {
+			t.Errorf("the generator writes no %s", want)
 		}
 	}
 	entries, err := os.ReadDir(committed)
@@ -96,7 +102,7 @@ func TestRun(t *testing.T) {
 	if err := run(data, out); err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	for _, name := range []string{"aws.csv", "azure.csv", "gcp.csv", "README.md", "LICENSE-aws-karpenter", "LICENSE-azure-karpenter", "LICENSE-gcp-cyclenerd"} {
+	for _, name := range []string{"aws.csv", "azure.csv", "gcp.csv", "commitments.csv", "README.md", "LICENSE-aws-karpenter", "LICENSE-azure-karpenter", "LICENSE-gcp-cyclenerd", "LICENSE-aws-wa-labs"} {
 		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
 			t.Errorf("run wrote no %s: %v", name, err)
 		}
@@ -277,5 +283,225 @@ func TestGCPShape(t *testing.T) {
 	}
 	if !gcpMachine.MatchString("n2-standard-8") || gcpMachine.MatchString("c3-standard-8-lssd") || gcpMachine.MatchString("a2-highgpu-1g") {
 		t.Error("gcpMachine keeps the wrong machine types")
+	}
+}
+
+func TestGCPCommitments(t *testing.T) {
+	// n2-standard-4 in us-central1 as pricing.yml has it; the others made up.
+	doc := `compute:
+  instance:
+    n2-standard-4:
+      cost:
+        us-central1:
+          hour: 0.194236
+          hour_spot: 0.09212
+          month: 113.462182456
+          month_1y: 89.32572
+          month_3y: 63.81076
+          month_spot: 67.2476
+    t2a-standard-4:
+      cost:
+        us-central1:
+          hour: 0.154
+          month: 112.42
+    only-1y:
+      cost:
+        us-central1:
+          hour: 0.1
+          month_1y: 36.5
+    above-on-demand:
+      cost:
+        us-central1:
+          hour: 0.1
+          month_1y: 73
+          month_3y: 50
+    not-times-730:
+      cost:
+        us-central1:
+          hour: 0.1
+          month_1y: 50.1
+          month_3y: 40
+    no-hour:
+      cost:
+        us-central1:
+          month_1y: 50
+`
+	root, err := parseYAML("t.yml", strings.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost := func(name string) *ynode { return root.child("compute", "instance", name, "cost", "us-central1") }
+	var ev gcpCUDEvidence
+	cs, err := gcpCommitments("n2-standard-4", "us-central1", cost("n2-standard-4"), &ev)
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("gcpCommitments(n2-standard-4) = %v, %v; want two commitments", cs, err)
+	}
+	for i, want := range []struct {
+		months            int
+		discount, perHour string
+	}{{12, "0.370024", "0.122364"}, {36, "0.54997", "0.087412"}} {
+		c := cs[i]
+		h, _ := exactDecimal(c.hourly)
+		if c.termMonths != want.months || c.payment != "monthly" || roundDecimal(c.discount, 6) != want.discount || h != want.perHour {
+			t.Errorf("n2-standard-4 commitment %d: %d months %s, discount %s, %s an hour; want %d months monthly, %s, %s",
+				i, c.termMonths, c.payment, roundDecimal(c.discount, 6), h, want.months, want.discount, want.perHour)
+		}
+	}
+	if ev.vmRows != 1 || ev.spotRows != 1 || ev.spotAt730 != 1 || ev.monthAt730 != 0 || !slices.Equal(ev.sudSeries, []string{"n2"}) {
+		t.Errorf("evidence = %+v; want one row, spot at 730, month below it (n2)", ev)
+	}
+	cs, err = gcpCommitments("t2a-standard-4", "us-central1", cost("t2a-standard-4"), &ev)
+	if err != nil || len(cs) != 0 || !slices.Equal(ev.noCUD, []string{"t2a-standard-4"}) || ev.monthAt730 != 1 {
+		t.Errorf("gcpCommitments(t2a-standard-4) = %v, %v, evidence %+v; want none, noted", cs, err, ev)
+	}
+	for name, want := range map[string]string{
+		"only-1y":         "only one of month_1y and month_3y",
+		"above-on-demand": "month_1y per hour 0.1 is not between 0 and the on-demand",
+		"not-times-730":   "is not a decimal of at most 20 places",
+		"no-hour":         "no positive hour price",
+	} {
+		if _, err := gcpCommitments(name, "us-central1", cost(name), &gcpCUDEvidence{}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("gcpCommitments(%s) error = %v; want one containing %q", name, err, want)
+		}
+	}
+}
+
+// riHeader is the header of a Cost Explorer Reserved Instance
+// recommendation export.
+const riHeader = "Recommendation Date,Owner Account,Instance Type,Size Flexible Recommendation,Max hourly usage in Historical Period,Min hourly usage in Historical Period,Average hourly usage in Historical Period,Max hourly normalized unit usage in Historical Period,Min hourly normalized unit usage in Historical Period,Average hourly normalized unit usage in Historical Period,Projected RI Utilization,Location,OS,Tenancy,Offering Class,Term,Payment Option,Upfront Cost,Recurring Monthly Cost,Recommended Instance Quantity Purchase,Estimated Monthly Savings,Break Even Months\n"
+
+func TestReadAWSRIs(t *testing.T) {
+	// Lines 2, 4 and 5 are rows of the real export; line 3 is line 2 with
+	// its savings changed, so that savings and break-even disagree.
+	export := riHeader +
+		"2018-11-14T15:24:54Z,8.36E+11,m4.large,TRUE,2,0,1.994444444,,,,99.72222222,US East (N. Virginia),Linux/UNIX,Shared,Standard,1,All_Upfront,1014,43.07,2,61.09444449,6.964551456\n" +
+		"2018-11-14T15:24:54Z,8.36E+11,m4.large,TRUE,2,0,1.994444444,,,,99.72222222,US East (N. Virginia),Linux/UNIX,Shared,Standard,1,All_Upfront,1014,43.07,2,70,6.964551456\n" +
+		"2018-11-14T15:24:54Z,8.36E+11,m5.large,FALSE,1,0,0.997222222,,,,99.72222222,US East (N. Virginia),Windows (Amazon VPC),Shared,Standard,1,All_Upfront,1307,54.75,1,27.94211114,9.549990298\n" +
+		"2018-11-14T15:24:54Z,8.36E+11,t2.nano,TRUE,2,2,2,,,,100,EU (London),Linux/UNIX,Shared,Standard,1,All_Upfront,76,2.92,2,3.30266673,7.887090079\n"
+	dir := t.TempDir()
+	path := filepath.Join(dir, awsRIExport)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(export), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := readAWSRIs(dir, map[string]string{"m4.large": "0.100000"})
+	if err != nil {
+		t.Fatalf("readAWSRIs: %v", err)
+	}
+	if len(rep.commitments) != 1 {
+		t.Fatalf("readAWSRIs gave %d commitments; want 1: %+v", len(rep.commitments), rep.commitments)
+	}
+	c := rep.commitments[0]
+	if c.cloud != "aws" || c.region != "us-east-1" || c.sku != "m4.large" || c.termMonths != 12 || c.payment != "all_upfront" ||
+		c.hourly != nil || roundDecimal(c.discount, 6) != "0.421233" || c.source != awsRIExport+":2" {
+		t.Errorf("commitment = %+v (discount %s); want m4.large, 12 months all_upfront, 0.421233, no rate, line 2", c, roundDecimal(c.discount, 6))
+	}
+	u := rep.used[0]
+	if u.onDemand.FloatString(6) != "0.100000" || u.rate.FloatString(7) != "0.0578767" || u.current != "0.100000" {
+		t.Errorf("row used: on-demand %s, rate %s, today %q; want 0.100000, 0.0578767, 0.100000", u.onDemand.FloatString(6), u.rate.FloatString(7), u.current)
+	}
+	if !slices.Equal(rep.consistent, []int{2, 4, 5}) || rep.rows != 4 || rep.minGap < 0.01 {
+		t.Errorf("consistent lines %v of %d, smallest gap %v; want 2, 4, 5 of 4, a gap over 1%%", rep.consistent, rep.rows, rep.minGap)
+	}
+	wantExcluded := []reasonCount{
+		{"savings and break-even imply different on-demand rates", []int{3}},
+		{"operating system other than Linux/UNIX", []int{4}},
+		{"location other than US East (N. Virginia)", []int{5}},
+	}
+	if len(rep.excluded) != len(wantExcluded) {
+		t.Fatalf("excluded = %+v; want %+v", rep.excluded, wantExcluded)
+	}
+	for i, w := range wantExcluded {
+		if rep.excluded[i].reason != w.reason || !slices.Equal(rep.excluded[i].lines, w.lines) {
+			t.Errorf("excluded[%d] = %+v; want %+v", i, rep.excluded[i], w)
+		}
+	}
+
+	if err := os.WriteFile(path, []byte(strings.Replace(export, ",1014,", ",1,014,", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readAWSRIs(dir, nil); err == nil {
+		t.Error("readAWSRIs of a malformed export succeeded; want an error")
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(export, "Break Even Months", "Break Even", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readAWSRIs(dir, nil); err == nil || !strings.Contains(err.Error(), `no column "Break Even Months"`) {
+		t.Errorf("readAWSRIs without Break Even Months: %v; want an error naming the column", err)
+	}
+}
+
+func TestWriteCommitments(t *testing.T) {
+	r := func(s string) *big.Rat { v, _ := new(big.Rat).SetString(s); return v }
+	cs := []commitment{
+		{cloud: "gcp", region: "us-east1", sku: "n2-standard-2", termMonths: 36, payment: "monthly", discount: r("0.55"), hourly: r("0.05"), source: "y"},
+		{cloud: "gcp", region: "us-east1", sku: "n2-standard-2", termMonths: 12, payment: "monthly", discount: r("0.3700004999"), hourly: r("0.0527714825"), source: "y"},
+		{cloud: "aws", region: "us-east-1", sku: "m4.large", termMonths: 12, payment: "all_upfront", discount: r("0.4212325"), source: "x:2"},
+	}
+	got, err := writeCommitments(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "cloud,region,sku,term_months,payment,discount,usd_per_hour,source\n" +
+		"aws,us-east-1,m4.large,12,all_upfront,0.421233,,x:2\n" +
+		"gcp,us-east1,n2-standard-2,12,monthly,0.37,0.0527714825,y\n" +
+		"gcp,us-east1,n2-standard-2,36,monthly,0.55,0.05,y\n"
+	if string(got) != want {
+		t.Errorf("writeCommitments =\n%s\nwant\n%s", got, want)
+	}
+	if _, err := writeCommitments(append(cs, cs[0])); err == nil || !strings.Contains(err.Error(), "two commitments") {
+		t.Errorf("writeCommitments of a duplicate: %v; want an error", err)
+	}
+	tiny := commitment{cloud: "gcp", region: "r", sku: "s", termMonths: 12, payment: "monthly", discount: r("0.0000004"), source: "y"}
+	if _, err := writeCommitments([]commitment{tiny}); err == nil {
+		t.Error("writeCommitments of a discount that rounds to 0 succeeded; want an error")
+	}
+	third := commitment{cloud: "gcp", region: "r", sku: "s", termMonths: 12, payment: "monthly", discount: r("0.5"), hourly: big.NewRat(1, 3), source: "y"}
+	if _, err := writeCommitments([]commitment{third}); err == nil {
+		t.Error("writeCommitments of a rate of 1/3 succeeded; want an error")
+	}
+}
+
+func TestDecimalsAndText(t *testing.T) {
+	r := func(s string) *big.Rat { v, _ := new(big.Rat).SetString(s); return v }
+	for in, want := range map[string]string{"0.37": "0.37", "0.3700005": "0.370001", "0.37000049": "0.37", "0.9999996": "1", "0.421233": "0.421233"} {
+		if got := roundDecimal(r(in), 6); got != want {
+			t.Errorf("roundDecimal(%s, 6) = %s; want %s", in, got, want)
+		}
+	}
+	if got, err := exactDecimal(new(big.Rat).Quo(r("3.8523182225"), r("730"))); err != nil || got != "0.00527714825" {
+		t.Errorf("exactDecimal(3.8523182225 / 730) = %q, %v; want 0.00527714825", got, err)
+	}
+	if got := lineList([]int{2, 3, 4, 5, 6, 9, 12, 13}); got != "2-6, 9, 12-13" {
+		t.Errorf("lineList = %q", got)
+	}
+	if got := wrap("one two\n\t\tthree four", "- ", 12); got != "- one two\n  three four" {
+		t.Errorf("wrap = %q", got)
+	}
+	for _, s := range []string{"1e3", "-1", "1,014", "", ".5"} {
+		if _, err := parseDecimal(s); err == nil {
+			t.Errorf("parseDecimal(%q) succeeded; want an error", s)
+		}
+	}
+}
+
+// TestCommitmentsFromRealData checks the AWS rows derived from the real
+// export: only lines 2 to 4 survive, each giving today's on-demand rate.
+func TestCommitmentsFromRealData(t *testing.T) {
+	data := dataDir(t)
+	rep, err := readAWSRIs(data, map[string]string{"m4.large": "0.100000", "c5.large": "0.085000", "t2.nano": "0.005800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"m4.large": "0.421233", "c5.large": "0.411765", "t2.nano": "0.429224"}
+	if len(rep.used) != len(want) {
+		t.Fatalf("%d rows used; want %d", len(rep.used), len(want))
+	}
+	for _, u := range rep.used {
+		if roundDecimal(u.discount, 6) != want[u.sku] || roundDecimal(u.onDemand, 6) != strings.TrimRight(u.current, "0") {
+			t.Errorf("line %d %s: discount %s, on-demand %s; want %s at %s", u.line, u.sku, roundDecimal(u.discount, 6), u.onDemand.FloatString(7), want[u.sku], u.current)
+		}
 	}
 }
