@@ -150,6 +150,10 @@ type Plan struct {
 	// existed). Its migrations are not actions: nothing approves or
 	// applies them, and they count neither in the totals nor in Digest.
 	Placement *PlacementPlan `json:"placement,omitempty"`
+	// Commitments holds the advisory commitment purchases, nil when the
+	// policy's commitments are disabled (and in plans made before they
+	// existed).
+	Commitments *CommitmentPlan `json:"commitments,omitempty"`
 }
 
 // Placement variant names: the cheapest placement found, the best
@@ -292,6 +296,9 @@ func (p *Plan) Validate() error {
 					ErrInvalid, p.ID, v.Name, v.CostSavings.Currency, v.CostSavings.Decimal(), sum.Currency, sum.Decimal())
 			}
 		}
+	}
+	if err := p.Commitments.Validate(p.Currency); err != nil {
+		return fmt.Errorf("plan %s: %w", p.ID, err)
 	}
 	return nil
 }

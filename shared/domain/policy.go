@@ -11,6 +11,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/cloudtrim/cloudtrim/shared/holiday"
 )
 
 // PolicyVersion is the schema version of policy documents.
@@ -388,8 +390,17 @@ type SchedulePolicy struct {
 	Enabled        bool     `json:"enabled"`
 	EnvironmentTag string   `json:"environment_tag"`
 	NonProdValues  []string `json:"non_prod_values"`
-	Default        Schedule `json:"default"`
+	// Default is the schedule of a VM whose CPU series shows no weekly
+	// running window. Otherwise the optimizer proposes the window the
+	// series shows (the smallest weekly window holding 98 % of its busy
+	// hours, an hour of margin each side), unless FixedOnly is set.
+	Default   Schedule `json:"default"`
+	FixedOnly bool     `json:"fixed_only,omitempty"`
 }
+
+// HolidaysTag is the tag that names the public holiday calendar of a
+// scheduled VM (cloudtrim-holidays=FR), overriding the policy's.
+const HolidaysTag = "cloudtrim-holidays"
 
 func (c CommitmentPolicy) validate(bad func(field, format string, args ...any) error) error {
 	if !c.Enabled {
@@ -658,6 +669,10 @@ type Schedule struct {
 	Days     string `json:"days"`  // "Mon-Fri", "Mon,Wed,Fri", "Sat-Sun"
 	Start    string `json:"start"` // "08:00"
 	Stop     string `json:"stop"`  // "20:00"
+	// Holidays names a public holiday calendar (an ISO 3166 country
+	// code such as "US" or "FR", see holiday.Calendars): on its holidays
+	// the resource stays stopped all day. Empty: no holidays.
+	Holidays string `json:"holidays,omitempty"`
 }
 
 // Validate reports a malformed schedule.
@@ -678,6 +693,11 @@ func (s Schedule) Validate() error {
 	}
 	if stop <= start {
 		return fmt.Errorf("%w: stop %s is not after start %s", ErrInvalid, s.Stop, s.Start)
+	}
+	if s.Holidays != "" {
+		if _, err := holiday.Holidays(s.Holidays, 2026); err != nil {
+			return fmt.Errorf("%w: schedule holidays: %v", ErrInvalid, err)
+		}
 	}
 	return nil
 }
@@ -700,6 +720,11 @@ func (s Schedule) Running(t time.Time) bool {
 	lt := t.In(loc)
 	if !days[lt.Weekday()] {
 		return false
+	}
+	if s.Holidays != "" {
+		if _, off := holiday.On(s.Holidays, lt); off {
+			return false
+		}
 	}
 	m := lt.Hour()*60 + lt.Minute()
 	return m >= start && m < stop
@@ -724,7 +749,38 @@ func (s Schedule) RunningFraction() float64 {
 }
 
 func (s Schedule) String() string {
+	if s.Holidays != "" {
+		return fmt.Sprintf("%s %s-%s %s, off on %s holidays", s.Days, s.Start, s.Stop, s.TimeZone, s.Holidays)
+	}
 	return fmt.Sprintf("%s %s-%s %s", s.Days, s.Start, s.Stop, s.TimeZone)
+}
+
+// HolidaysOff returns how many of the schedule's running days in the
+// year before now are holidays of its calendar: days it stays off.
+func (s Schedule) HolidaysOff(now time.Time) int {
+	if s.Holidays == "" || s.Validate() != nil {
+		return 0
+	}
+	loc, _ := time.LoadLocation(s.TimeZone)
+	days, _ := s.days()
+	from := now.In(loc).AddDate(-1, 0, 0)
+	n := 0
+	for y := from.Year(); y <= now.In(loc).Year(); y++ {
+		hs, err := holiday.Holidays(s.Holidays, y)
+		if err != nil {
+			continue
+		}
+		seen := map[holiday.Date]bool{}
+		for _, h := range hs {
+			t := h.Date.In(loc)
+			if seen[h.Date] || t.Before(from) || !t.Before(now) || !days[t.Weekday()] {
+				continue
+			}
+			seen[h.Date] = true
+			n++
+		}
+	}
+	return n
 }
 
 var weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday,

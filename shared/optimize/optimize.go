@@ -52,6 +52,9 @@ type Request struct {
 	// Snapshots holds at most one committed snapshot per cloud.
 	Snapshots []Snapshot
 	Prices    Prices
+	// Commitments gives the commitment rates of VM sizes; nil leaves only
+	// the policy's commitments.discounts.
+	Commitments CommitmentRates
 	// Logger receives a summary per snapshot and per run; nil discards.
 	Logger *slog.Logger
 }
@@ -116,6 +119,7 @@ func Optimize(ctx context.Context, req Request) (domain.Plan, error) {
 		BillChecks: p.billChecks,
 		Placement:  placed,
 	}
+	plan.Commitments = p.commitmentPlan()
 	p.log.InfoContext(ctx, "plan made",
 		slog.String("plan_id", plan.ID),
 		slog.Int("snapshots", len(plan.Snapshots)),

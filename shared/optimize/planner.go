@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/cloudtrim/cloudtrim/shared/domain"
+	"github.com/cloudtrim/cloudtrim/shared/optimize/offhours"
 )
 
 // ctxEvery is how many cost rows pass between two checks of the context.
@@ -32,6 +34,7 @@ type planner struct {
 	skipped    []domain.Finding
 	billChecks []domain.BillCheck
 	place      *placer // nil when the policy's placement is disabled
+	commit     *commitState
 }
 
 type sizeKey struct {
@@ -155,6 +158,7 @@ func (p *planner) snapshot(ctx context.Context, snap Snapshot, ref domain.Snapsh
 	}
 
 	p.place.collect(p, st)
+	p.collectCommitments(st)
 	p.billChecks = append(p.billChecks, st.billCheck(p.pol.Currency))
 
 	p.log.InfoContext(ctx, "snapshot read",
@@ -295,6 +299,19 @@ func (p *planner) addSeries(st *snapshotState, s domain.Series) {
 		e.vm = &vmUsage{}
 	}
 	p.scratch = e.vm.add(s, &p.pol, p.scratch)
+	if s.Metric == domain.MetricCPU && !p.pol.Schedules.FixedOnly {
+		if env, nonProd := p.nonProduction(e.res.Tags); nonProd && env != "" {
+			sched, _ := p.scheduleFor(&e.res)
+			loc, err := time.LoadLocation(sched.TimeZone)
+			if err == nil {
+				w, why, ok := offhours.Detect(s, loc, offhours.Options{})
+				e.vm.window, e.vm.windowWhy = nil, why
+				if ok {
+					e.vm.window = &w
+				}
+			}
+		}
+	}
 }
 
 // skip records a finding.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cloudtrim/cloudtrim/shared/domain"
+	"github.com/cloudtrim/cloudtrim/shared/holiday"
 )
 
 // Confidence of actions whose evidence is a fact read from the inventory
@@ -140,10 +141,10 @@ func (p *planner) stop(e *entry, nonProd bool) {
 		displayName(r), r.SKU, formatNum(p.pol.Idle.CPUPercentile), formatNum(u.cpuAtIdle), formatNum(u.cpu.Hours/24)))
 }
 
-// schedule proposes running a non-production VM on the policy's weekly
-// schedule, in the time zone its tz or timezone tag names when valid.
-func (p *planner) schedule(e *entry, env string) {
-	r := &e.res
+// scheduleFor returns the policy's default schedule for r in the time
+// zone its timezone or tz tag names and with the holiday calendar its
+// holidays tag names, when valid, and notes on tags that are not.
+func (p *planner) scheduleFor(r *domain.Resource) (domain.Schedule, []string) {
 	sched := p.pol.Schedules.Default
 	var notes []string
 	tz, ok := tagValue(r.Tags, "timezone")
@@ -158,17 +159,57 @@ func (p *planner) schedule(e *entry, env string) {
 			notes = append(notes, fmt.Sprintf("time zone tag %q is not a time zone; the policy's %s is used", tz, sched.TimeZone))
 		}
 	}
+	if code, ok := tagValue(r.Tags, domain.HolidaysTag); ok {
+		code = strings.ToUpper(strings.TrimSpace(code))
+		if _, err := holiday.Holidays(code, p.req.Now.Year()); err == nil || code == "" {
+			sched.Holidays = code
+		} else {
+			notes = append(notes, fmt.Sprintf("holiday tag %q is not a supported calendar; the policy's %q is used", code, sched.Holidays))
+		}
+	}
+	return sched, notes
+}
+
+// schedule proposes running a non-production VM on the weekly window its
+// CPU series shows, or on the policy's default schedule, in its time
+// zone and off on the holidays of its calendar.
+func (p *planner) schedule(e *entry, env string) {
+	r := &e.res
+	sched, notes := p.scheduleFor(r)
+	u := e.vm
+	observed := u != nil && u.window != nil
+	if observed {
+		w := u.window
+		def := sched
+		sched.Days, sched.Start, sched.Stop = w.Schedule.Days, w.Schedule.Start, w.Schedule.Stop
+		if sched.RunningFraction() > def.RunningFraction() {
+			// The default keeps it off longer: the team asked for that.
+			sched, observed = def, false
+			notes = append(notes, fmt.Sprintf("the observed window %s %s-%s is longer than the policy's; the policy's is used", w.Schedule.Days, w.Schedule.Start, w.Schedule.Stop))
+		}
+	} else if u != nil && u.windowWhy != "" {
+		notes = append(notes, "no weekly running window observed ("+u.windowWhy+"); the policy's default schedule is used")
+	}
 	price, priced := p.req.Prices.Lookup(r.Cloud, r.Region, domain.KindVM, r.SKU)
 	m, why, ok := p.monthlyCost(e, price, priced)
 	if !ok {
 		p.skip(r.Ref(), domain.ActionSchedule, why)
 		return
 	}
-	const weekMinutes = 7 * 24 * 60
-	running := sched.RunningFraction()
-	on := int64(math.Round(running * weekMinutes))
-	savings, ok := mulDiv(m.cost.Micros, weekMinutes-on, weekMinutes)
-	if !ok {
+	// The share of the time off: the week outside the window, plus the
+	// window's hours on the holidays of the last year that fall on its
+	// running days, spread over the year.
+	const weekMinutes, yearMinutes = 7 * 24 * 60, 525960 // 365.25 days
+	start, _ := time.Parse("15:04", sched.Start)
+	stop, _ := time.Parse("15:04", sched.Stop)
+	dayMinutes := int64(stop.Sub(start).Minutes())
+	dayHours := float64(dayMinutes) / 60
+	holidays := sched.HolidaysOff(p.req.Now)
+	on := int64(math.Round(sched.RunningFraction() * weekMinutes))
+	weekly, ok1 := mulDiv(m.cost.Micros, weekMinutes-on, weekMinutes)
+	byHoliday, ok2 := mulDiv(m.cost.Micros, int64(holidays)*dayMinutes, yearMinutes)
+	savings := weekly + byHoliday
+	if !ok1 || !ok2 || savings > m.cost.Micros {
 		p.skip(r.Ref(), domain.ActionSchedule, "savings out of range")
 		return
 	}
@@ -180,11 +221,20 @@ func (p *planner) schedule(e *entry, env string) {
 	a.Risk = domain.RiskLow
 	a.Confidence = confidenceTagged
 	a.Undo = "remove the schedule and start the VM"
-	a.Evidence = usageEvidence(e.vm)
-	a.Evidence.Notes = append(a.Evidence.Notes,
-		fmt.Sprintf("tag %s=%s marks it non-production", p.pol.Schedules.EnvironmentTag, env),
-		fmt.Sprintf("running %s keeps it up %s%% of the week", sched, formatNum(running*100)),
-		m.note)
+	a.Evidence = usageEvidence(u)
+	a.Evidence.Notes = append(a.Evidence.Notes, fmt.Sprintf("tag %s=%s marks it non-production", p.pol.Schedules.EnvironmentTag, env))
+	if observed {
+		w := u.window
+		a.Confidence = round2(math.Max(confidenceTagged, math.Min(1, u.coverage())))
+		a.Evidence.Notes = append(a.Evidence.Notes, fmt.Sprintf("its CPU series over %s weeks shows it busy %s-%s on %s (%s): %d of its %d busy hours fall inside, %d outside",
+			formatNum(w.ObservedWeeks), w.Schedule.Start, w.Schedule.Stop, w.Schedule.Days, sched.TimeZone,
+			w.ActiveHours-w.ActiveHoursOutside, w.ActiveHours, w.ActiveHoursOutside))
+	}
+	a.Evidence.Notes = append(a.Evidence.Notes, fmt.Sprintf("running %s keeps it up %s%% of the week", sched, formatNum(sched.RunningFraction()*100)))
+	if sched.Holidays != "" {
+		a.Evidence.Notes = append(a.Evidence.Notes, fmt.Sprintf("%d %s public holidays of the last year fell on its running days: %s h more off a year", holidays, sched.Holidays, formatNum(float64(holidays)*dayHours)))
+	}
+	a.Evidence.Notes = append(a.Evidence.Notes, m.note)
 	a.Evidence.Notes = append(a.Evidence.Notes, notes...)
 	p.add(a, fmt.Sprintf("Run non-production VM %s (%s=%s) only %s", displayName(r), p.pol.Schedules.EnvironmentTag, env, sched))
 }

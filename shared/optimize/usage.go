@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cloudtrim/cloudtrim/shared/domain"
+	"github.com/cloudtrim/cloudtrim/shared/optimize/offhours"
 )
 
 // maxDays bounds the daily peaks kept per VM; a longer window keeps its
@@ -24,6 +25,11 @@ type vmUsage struct {
 	cpuAtRightsize float64
 	cpuAtIdle      float64
 	memAtRightsize float64
+	run            runHours // the hours the CPU series shows it running
+	// window is the weekly running window the CPU series shows, for VMs
+	// that may get a schedule; windowWhy says why there is none.
+	window    *offhours.Window
+	windowWhy string
 	// cpuPrior and memPrior are the rightsizing percentiles on the
 	// windows earlier runs saw: the series cut off one, two, ...
 	// run intervals before its end (index 0 is one interval earlier).
@@ -31,7 +37,6 @@ type vmUsage struct {
 	start, end         time.Time // the CPU series' window
 	peaks              []float32 // daily CPU peaks; -1 marks a day without data
 	duplicateSeries    bool
-	buf                []float64 // scratch of priorStats
 
 	// Disk throughput in bytes/s at p99: read and write are separate
 	// series, and their p99s add up to an upper bound of the total.
@@ -89,6 +94,7 @@ func (u *vmUsage) add(s domain.Series, pol *domain.Policy, scratch []float64) []
 		u.cpuAtIdle = domain.Percentile(scratch, pol.Idle.CPUPercentile)
 		u.cpuPrior, scratch = priorStats(s, pol.Rightsize.StableRuns, runInterval(pol), pol.Rightsize.CPUPercentile, u.cpuPrior, scratch)
 		u.start, u.end = s.Start, s.End()
+		u.run.set(s)
 		u.peaks = dailyPeaks(s, u.peaks[:0])
 	case domain.MetricDiskRead, domain.MetricDiskWrite:
 		p99 := domain.Percentile(scratch, 99)

@@ -29,9 +29,11 @@ import (
 type Pipeline struct {
 	Lake   *lake.Lake
 	Prices *pricing.Catalog
-	Policy domain.Policy
-	Now    func() time.Time
-	Logger *slog.Logger
+	// Commitments are the commitment rates; nil means the embedded ones.
+	Commitments *pricing.CommitmentIndex
+	Policy      domain.Policy
+	Now         func() time.Time
+	Logger      *slog.Logger
 	// SpendOptions tune the spend forecasts and anomaly detection.
 	SpendOptions forecast.Options
 
@@ -211,8 +213,13 @@ func (p *Pipeline) Plan(ctx context.Context) (domain.Plan, error) {
 		return domain.Plan{}, fmt.Errorf("plan: %w: no committed snapshot in the lake; run collect first", domain.ErrNotFound)
 	}
 	now := p.now()
+	rates, err := p.commitments()
+	if err != nil {
+		return domain.Plan{}, fmt.Errorf("plan: %w", err)
+	}
 	plan, err := optimize.Optimize(ctx, optimize.Request{
-		PlanID: "plan-" + lake.NewRunID(now), Now: now, Policy: p.Policy, Snapshots: snaps, Prices: p.Prices, Logger: p.logger(),
+		PlanID: "plan-" + lake.NewRunID(now), Now: now, Policy: p.Policy, Snapshots: snaps, Prices: p.Prices,
+		Commitments: rates, Logger: p.logger(),
 	})
 	if err != nil {
 		return domain.Plan{}, fmt.Errorf("plan: %w", err)
