@@ -52,6 +52,7 @@ type commitState struct {
 // running: any observed point in an hour counts.
 type runHours struct {
 	from int64 // Unix hour of bit 0
+	n    int   // hours the series covers
 	bits []uint64
 }
 
@@ -62,6 +63,7 @@ func (h *runHours) set(s domain.Series) {
 	h.from = s.Start.Unix() / 3600
 	last := s.End().Add(-time.Nanosecond).Unix() / 3600
 	n := int(last-h.from) + 1
+	h.n = n
 	h.bits = make([]uint64, (n+63)/64)
 	for i, v := range s.Values {
 		if domain.IsMissing(v) {
@@ -156,7 +158,7 @@ func (p *planner) collectCommitments(st *snapshotState) {
 		pool.vms++
 		hourly := float64(price.Amount.Micros) / domain.MicrosPerUnit
 		run := &e.vm.run
-		pool.grow(run.from, run.from+int64(len(run.bits))*64)
+		pool.grow(run.from, run.from+int64(run.n))
 		run.each(func(h int64) {
 			if sched != nil && !sched.Running(time.Unix(h*3600, 0)) {
 				return
