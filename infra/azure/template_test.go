@@ -52,6 +52,7 @@ var actuatorActions = []string{
 	"Microsoft.Compute/virtualMachines/write",             // resize: hardwareProfile.vmSize
 	"Microsoft.Compute/virtualMachines/vmSizes/read",      // sizes the VM can be resized to
 	"Microsoft.Compute/disks/read",
+	"Microsoft.Compute/disks/write",  // disk type changes
 	"Microsoft.Compute/disks/delete", // orphan managed disks
 	"Microsoft.Compute/snapshots/read",
 	"Microsoft.Compute/snapshots/write",  // snapshot a disk before deleting it

@@ -1304,7 +1304,7 @@ func TestCollectorsAreReadOnly(t *testing.T) {
 
 // mutatingEC2 are the changes the actuator makes, each allowed only on opted-in resources.
 var mutatingEC2 = []string{
-	"ec2:StopInstances", "ec2:StartInstances", "ec2:ModifyInstanceAttribute",
+	"ec2:StopInstances", "ec2:StartInstances", "ec2:ModifyInstanceAttribute", "ec2:ModifyVolume",
 	"ec2:DeleteVolume", "ec2:ReleaseAddress", "ec2:DeleteSnapshot",
 }
 

@@ -86,6 +86,7 @@ func Markdown(in Input) []byte {
 	}
 
 	placementMarkdown(&b, v.Placement)
+	commitmentsMarkdown(&b, v.Commitments)
 	spendMarkdown(&b, v)
 
 	w("## Skipped\n\n")

@@ -53,6 +53,8 @@ type view struct {
 	BillChecks   []billCheckView
 	// Placement is the plan's placement section, nil when it has none.
 	Placement *placementView
+	// Commitments is the plan's commitments section, nil when it has none.
+	Commitments *commitmentsView
 }
 
 type snapshotView struct{ Cloud, RunID, At, Manifest string }
@@ -166,6 +168,7 @@ func buildView(in Input) view {
 	v.Forecasts, v.Anomalies, v.SpendSkipped = spendViews(in.Spend)
 	v.BillChecks = billCheckViews(p)
 	v.Placement = buildPlacement(p, limit)
+	v.Commitments = buildCommitments(p)
 	return v
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/cloudtrim/cloudtrim/shared/actuate"
 	"github.com/cloudtrim/cloudtrim/shared/domain"
@@ -29,14 +30,16 @@ const TokenTag = "cloudtrim-token"
 
 // Idempotency of the mutating calls. None of the EC2 calls used here
 // takes a ClientToken (StopInstances, StartInstances,
-// ModifyInstanceAttribute, CreateSnapshot, DeleteVolume, DeleteSnapshot,
-// ReleaseAddress, CreateTags), so the provider makes each idempotent
-// itself:
+// ModifyInstanceAttribute, ModifyVolume, CreateSnapshot, DeleteVolume,
+// DeleteSnapshot, ReleaseAddress, CreateTags), so the provider makes each
+// idempotent itself:
 //
 //   - Stop and Start read the instance first and make no call when it is
 //     already in (or moving to) the wanted state; EC2 also answers a
 //     repeated StopInstances or StartInstances with success.
 //   - Resize makes no call when the instance already has the size.
+//   - Retype makes no call when the volume already has the type or its
+//     most recent modification goes to the type and has not failed.
 //   - Snapshot finds the snapshot an earlier call with the same token
 //     took (TokenTag) instead of taking a second one.
 //   - Delete and Release treat EC2's NotFound answer as success: the
@@ -117,19 +120,15 @@ func (p *Provider) Get(ctx context.Context, ref domain.ResourceRef) (domain.Reso
 		}
 		return r, nil
 	case domain.KindDisk:
-		op := "ec2 DescribeVolumes " + ref.ID + " in " + ref.Region
-		out, err := p.ec2(ref.Region).DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{ref.ID}})
+		v, err := p.describeVolume(ctx, ref.Region, ref.ID)
 		if err != nil {
-			return domain.Resource{}, mapErr(op, err)
+			return domain.Resource{}, err
 		}
-		for _, v := range out.Volumes {
-			if aws.ToString(v.VolumeId) == ref.ID {
-				if r, ok := p.volume(ref.Region, v); ok {
-					return r, nil
-				}
-			}
+		r, ok := p.volume(ref.Region, v)
+		if !ok {
+			return domain.Resource{}, notFound("ec2 DescribeVolumes "+ref.ID+" in "+ref.Region, ref.ID)
 		}
-		return domain.Resource{}, notFound(op, ref.ID)
+		return r, nil
 	case domain.KindIP:
 		op := "ec2 DescribeAddresses " + ref.ID + " in " + ref.Region
 		out, err := p.ec2(ref.Region).DescribeAddresses(ctx, &ec2.DescribeAddressesInput{AllocationIds: []string{ref.ID}})
@@ -481,7 +480,169 @@ func (p *Provider) Tag(ctx context.Context, ref domain.ResourceRef, tags map[str
 	return nil
 }
 
-// Retype is not implemented yet.
+// ebsTypes are the EBS volume types ModifyVolume accepts.
+var ebsTypes = []string{"gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"}
+
+// Retype changes a volume's type in place (ModifyVolume), keeping its
+// data and its attachment, and waits until the volume reads the new
+// type. EBS changes the type of an attached volume online; the new type
+// shows once the modification leaves the modifying state, and the
+// volume then optimizes in the background.
+//
+// ModifyVolume takes no client token, so Retype reads first: a volume
+// that already has the type, or whose most recent modification
+// (DescribeVolumesModifications) goes to the type and has not failed,
+// gets no second modification. Only the type is sent: a volume moved to
+// gp3 gets gp3's baseline (3,000 IOPS, 125 MiB/s).
+//
+// A type EBS does not have is domain.ErrInvalid, refused before any
+// call. A modification of the volume to another type still under way is
+// domain.ErrConflict, refused without a ModifyVolume; so is EBS's
+// IncorrectModificationState. VolumeModificationRateExceeded (too many
+// modifications of the volume lately) is domain.ErrThrottled.
 func (p *Provider) Retype(ctx context.Context, ref domain.ResourceRef, sku, token string) error {
-	return fmt.Errorf("%w: changing the type of disk %s is not implemented", domain.ErrUnsupported, ref.ID)
+	if _, err := p.check(ref, domain.KindDisk); err != nil {
+		return err
+	}
+	if !slices.Contains(ebsTypes, sku) {
+		return fmt.Errorf("%w: retype disk %s: %q is not an EBS volume type (%s)", domain.ErrInvalid, ref.ID, sku, strings.Join(ebsTypes, ", "))
+	}
+	v, err := p.describeVolume(ctx, ref.Region, ref.ID)
+	if err != nil {
+		return err
+	}
+	before := string(v.VolumeType)
+	if before == sku {
+		return nil // replay, or already of the type
+	}
+	mod, err := p.lastModification(ctx, ref.Region, ref.ID)
+	if err != nil {
+		return err
+	}
+	switch {
+	case mod == nil || mod.ModificationState == types.VolumeModificationStateFailed:
+	case string(mod.TargetVolumeType) == sku:
+		return p.waitRetype(ctx, ref, sku) // replay: the first call's modification
+	case modifying(mod):
+		return fmt.Errorf("%w: retype disk %s to %s: EBS is still modifying the volume to %s (%s, %d%% done) and takes one modification of a volume at a time",
+			domain.ErrConflict, ref.ID, sku, mod.TargetVolumeType, mod.ModificationState, aws.ToInt64(mod.Progress))
+	}
+	op := "ec2 ModifyVolume " + ref.ID + " to " + sku + " in " + ref.Region
+	_, err = p.ec2(ref.Region).ModifyVolume(ctx, &ec2.ModifyVolumeInput{VolumeId: aws.String(ref.ID), VolumeType: types.VolumeType(sku)})
+	if err != nil {
+		return modifyErr(op, err)
+	}
+	if err := p.waitRetype(ctx, ref, sku); err != nil {
+		return err
+	}
+	p.logger.InfoContext(ctx, "ebs volume type changed", "account_id", p.account, "region", ref.Region, "resource_id", ref.ID, "sku_before", before, "sku", sku)
+	return nil
+}
+
+// describeVolume reads one volume; one that does not exist or is being
+// deleted is domain.ErrNotFound.
+func (p *Provider) describeVolume(ctx context.Context, region, id string) (types.Volume, error) {
+	op := "ec2 DescribeVolumes " + id + " in " + region
+	out, err := p.ec2(region).DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{id}})
+	if err != nil {
+		return types.Volume{}, mapErr(op, err)
+	}
+	for _, v := range out.Volumes {
+		if aws.ToString(v.VolumeId) == id && !volumeGone(v) {
+			return v, nil
+		}
+	}
+	return types.Volume{}, notFound(op, id)
+}
+
+// lastModification returns the most recent modification of a volume,
+// nil for a volume never modified. It filters by volume ID rather than
+// naming the volume: named, a volume without modifications is an error
+// (InvalidVolumeModification.NotFound), which is taken as none as well.
+func (p *Provider) lastModification(ctx context.Context, region, id string) (*types.VolumeModification, error) {
+	op := "ec2 DescribeVolumesModifications of " + id + " in " + region
+	pages := ec2.NewDescribeVolumesModificationsPaginator(p.ec2(region), &ec2.DescribeVolumesModificationsInput{
+		Filters: []types.Filter{{Name: aws.String("volume-id"), Values: []string{filterValue(id)}}},
+	})
+	var last *types.VolumeModification
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			var api smithy.APIError
+			if errors.As(err, &api) && api.ErrorCode() == "InvalidVolumeModification.NotFound" {
+				return nil, nil
+			}
+			return nil, mapErr(op, err)
+		}
+		for i := range out.VolumesModifications {
+			m := &out.VolumesModifications[i]
+			if aws.ToString(m.VolumeId) == id && (last == nil || aws.ToTime(m.StartTime).After(aws.ToTime(last.StartTime))) {
+				last = m
+			}
+		}
+	}
+	return last, nil
+}
+
+// modifying reports whether a volume modification is still under way.
+func modifying(m *types.VolumeModification) bool {
+	return m.ModificationState == types.VolumeModificationStateModifying || m.ModificationState == types.VolumeModificationStateOptimizing
+}
+
+// waitRetype polls a volume until it reads type sku. A modification to
+// sku that failed is domain.ErrConflict; one to another type that took
+// over is too. A modification to sku that is optimizing or completed
+// ends the wait even if the volume does not read sku yet: the actuator
+// verifies the type after the call.
+func (p *Provider) waitRetype(ctx context.Context, ref domain.ResourceRef, sku string) error {
+	op := fmt.Sprintf("wait for ebs volume %s in %s to be %s", ref.ID, ref.Region, sku)
+	return p.poll(ctx, op, func(ctx context.Context) (bool, string, error) {
+		v, err := p.describeVolume(ctx, ref.Region, ref.ID)
+		if err != nil {
+			return false, "", err
+		}
+		if string(v.VolumeType) == sku {
+			return true, "", nil
+		}
+		mod, err := p.lastModification(ctx, ref.Region, ref.ID)
+		switch {
+		case err != nil:
+			return false, "", err
+		case mod == nil:
+			return false, "not yet modifying", nil // reads are eventually consistent
+		case string(mod.TargetVolumeType) != sku && modifying(mod):
+			return false, "", &Error{Op: op, Code: "IncorrectModificationState", kind: domain.ErrConflict,
+				Message: fmt.Sprintf("the volume is being modified to %s instead", mod.TargetVolumeType), err: domain.ErrConflict}
+		case string(mod.TargetVolumeType) != sku:
+			return false, "not yet modifying", nil
+		case mod.ModificationState == types.VolumeModificationStateFailed:
+			return false, "", &Error{Op: op, Code: "VolumeModificationFailed", Message: aws.ToString(mod.StatusMessage), kind: domain.ErrConflict,
+				err: fmt.Errorf("the modification of %s to %s failed: %s", ref.ID, sku, aws.ToString(mod.StatusMessage))}
+		case mod.ModificationState == types.VolumeModificationStateModifying:
+			return false, fmt.Sprintf("modifying (%d%%)", aws.ToInt64(mod.Progress)), nil
+		}
+		return true, "", nil
+	})
+}
+
+// modifyErr maps the error of ModifyVolume: mapErr's kinds, and the two
+// codes only a volume modification answers. IncorrectModificationState
+// (a modification of the volume is under way) is a conflict;
+// VolumeModificationRateExceeded (the volume was modified too often
+// lately) is throttling: the call may succeed later.
+func modifyErr(op string, err error) error {
+	err = mapErr(op, err)
+	var e *Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	switch e.Code {
+	case "IncorrectModificationState":
+		e.kind = domain.ErrConflict
+		e.Message = "the volume has a modification under way, and EBS takes one modification of a volume at a time: " + e.Message
+	case "VolumeModificationRateExceeded":
+		e.kind = domain.ErrThrottled
+		e.Message = "the volume was modified too often lately: " + e.Message
+	}
+	return err
 }

@@ -80,7 +80,7 @@ func codes(srv *awsfake.Server, op string) []string {
 	return out
 }
 
-var mutatingCalls = []string{"StopInstances", "StartInstances", "ModifyInstanceAttribute", "CreateSnapshot", "DeleteVolume", "DeleteSnapshot", "ReleaseAddress", "CreateTags"}
+var mutatingCalls = []string{"StopInstances", "StartInstances", "ModifyInstanceAttribute", "ModifyVolume", "CreateSnapshot", "DeleteVolume", "DeleteSnapshot", "ReleaseAddress", "CreateTags"}
 
 func countMutating(srv *awsfake.Server) int {
 	n := 0
@@ -479,8 +479,9 @@ func TestUnknownResourcesAreNotFound(t *testing.T) {
 
 // TestActuatorAppliesThroughTheProvider runs the actuator on the
 // provider over the fake: rightsize, stop, snapshot-and-delete a disk,
-// release an address and delete a snapshot, each approved, applied,
-// verified, and a no-op when the message is delivered again.
+// release an address, delete a snapshot and change a disk's type, each
+// approved, applied, verified, and a no-op when the message is
+// delivered again.
 func TestActuatorAppliesThroughTheProvider(t *testing.T) {
 	est, srv := newFake(t)
 	ctx := context.Background()
@@ -514,6 +515,9 @@ func TestActuatorAppliesThroughTheProvider(t *testing.T) {
 		func(domain.Resource) domain.ResourceState { return domain.ResourceState{State: domain.StateReleased} }, gone)
 	add(domain.ActionDeleteSnapshot, func(r domain.Resource) bool { return r.Kind == domain.KindSnapshot },
 		func(domain.Resource) domain.ResourceState { return domain.ResourceState{State: domain.StateDeleted} }, gone)
+	add(domain.ActionRetypeDisk, func(r domain.Resource) bool { return r.Kind == domain.KindDisk && r.SKU == "io1" },
+		func(r domain.Resource) domain.ResourceState { return domain.ResourceState{SKU: "gp3", State: r.State} },
+		func(r domain.Resource, err error) bool { return err == nil && r.SKU == "gp3" })
 
 	l, err := lake.Open(ctx, "mem://")
 	if err != nil {

@@ -40,7 +40,8 @@ const TokenTag = "cloudtrim-token"
 //     only stopped (still allocated, still billing) is deallocated.
 //   - Start makes no call when the VM reads running and waits while it
 //     reads starting.
-//   - Resize makes no call when the VM already has the size.
+//   - Resize makes no call when the VM already has the size, Retype
+//     none when the disk already has the type.
 //   - Snapshot names the snapshot after the disk and the token, so a
 //     retry reads the snapshot of an earlier call by name (and checks its
 //     TokenTag and source disk) instead of taking a second one; PUT on a
@@ -1083,7 +1084,93 @@ func (a *Actuator) logArgs(t actTarget, token string, more ...any) []any {
 	return append(args, more...)
 }
 
-// Retype is not implemented yet.
+// actDiskSKUs are the managed disk types a disk's SKU can be changed to.
+var actDiskSKUs = []armcompute.DiskStorageAccountTypes{
+	armcompute.DiskStorageAccountTypesStandardLRS, armcompute.DiskStorageAccountTypesStandardSSDLRS,
+	armcompute.DiskStorageAccountTypesPremiumLRS, armcompute.DiskStorageAccountTypesStandardSSDZRS,
+	armcompute.DiskStorageAccountTypesPremiumZRS, armcompute.DiskStorageAccountTypesUltraSSDLRS,
+	armcompute.DiskStorageAccountTypesPremiumV2LRS,
+}
+
+// actDiskSKU returns Azure's spelling of a managed disk type, compared
+// without case; false for a name that is not one.
+func actDiskSKU(sku string) (armcompute.DiskStorageAccountTypes, bool) {
+	i := slices.IndexFunc(actDiskSKUs, func(t armcompute.DiskStorageAccountTypes) bool { return strings.EqualFold(string(t), sku) })
+	if i < 0 {
+		return "", false
+	}
+	return actDiskSKUs[i], true
+}
+
+// diskSKU returns a disk's type, "" when Azure gave none.
+func (a *Actuator) diskSKU(d armcompute.Disk) string {
+	if d.SKU == nil || d.SKU.Name == nil {
+		return ""
+	}
+	return string(*d.SKU.Name)
+}
+
+// Retype changes a managed disk's type (its SKU: Premium_LRS,
+// StandardSSD_LRS) in place with the disk's own update, keeping its data
+// and its attachment, and verifies it by re-reading the disk. A disk
+// that already has the type is left alone (no call).
+//
+// Azure changes the type only of a disk that is unattached or whose VM
+// is deallocated: a disk attached to a running VM (DiskState Attached,
+// read live just before the call) is domain.ErrConflict, refused without
+// a call, as is a disk being exported or uploaded. A name that is not a
+// managed disk type is domain.ErrInvalid, refused before any call. A
+// type the disk cannot take (Azure's OperationNotAllowed, a size the VM
+// cannot attach it to) is Azure's error mapped onto the domain's kinds.
 func (a *Actuator) Retype(ctx context.Context, ref domain.ResourceRef, sku, token string) error {
-	return fmt.Errorf("%w: changing the type of disk %s is not implemented", domain.ErrUnsupported, ref.ID)
+	t, err := a.target(ref, domain.KindDisk)
+	if err != nil {
+		return err
+	}
+	want, ok := actDiskSKU(sku)
+	if !ok {
+		names := make([]string, len(actDiskSKUs))
+		for i, s := range actDiskSKUs {
+			names[i] = string(s)
+		}
+		return fmt.Errorf("%w: retype disk %s: %q is not a managed disk type (%s)", domain.ErrInvalid, t.id, sku, strings.Join(names, ", "))
+	}
+	d, err := a.readDisk(ctx, t)
+	if err != nil {
+		return err
+	}
+	prev := a.diskSKU(d)
+	if strings.EqualFold(prev, string(want)) {
+		return nil // replay, or already of the type
+	}
+	switch st := a.diskState(d); st {
+	case armcompute.DiskStateAttached:
+		return fmt.Errorf("%w: retype disk %s to %s: it is attached to virtual machine %s, which is not deallocated; Azure changes the type of a disk only while its VM is deallocated: deallocate the VM first",
+			domain.ErrConflict, t.id, want, actOrUnknown(a.diskAttachedTo(d)))
+	case armcompute.DiskStateActiveSAS, armcompute.DiskStateActiveSASFrozen, armcompute.DiskStateReadyToUpload, armcompute.DiskStateActiveUpload:
+		return fmt.Errorf("%w: retype disk %s to %s: the disk is %s", domain.ErrConflict, t.id, want, st)
+	}
+	op := fmt.Sprintf("change type of disk %s from %s to %s", t.id, prev, want)
+	if _, err := actUntilDone(ctx, a, op, func(ctx context.Context) (*runtime.Poller[armcompute.DisksClientUpdateResponse], error) {
+		return t.c.disks.BeginUpdate(ctx, t.rg, t.name, armcompute.DiskUpdate{SKU: &armcompute.DiskSKU{Name: to.Ptr(want)}}, nil)
+	}); err != nil {
+		return err
+	}
+	after, err := a.readDisk(ctx, t)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", op, err)
+	}
+	if got := a.diskSKU(after); !strings.EqualFold(got, string(want)) {
+		return &Error{Op: "verify " + op, err: fmt.Errorf("the update succeeded but the disk reads type %s", got)}
+	}
+	a.logger.InfoContext(ctx, "azure disk type changed", a.logArgs(t, token, "sku_before", prev, "sku", string(want))...)
+	return nil
+}
+
+// actOrUnknown names a VM in a message.
+func actOrUnknown(id string) string {
+	if id == "" {
+		return "(unknown)"
+	}
+	return id
 }

@@ -857,7 +857,17 @@ func (p *Provider) logChange(ctx context.Context, msg string, t target, token st
 	p.logger.InfoContext(ctx, msg, append(args, more...)...)
 }
 
-// Retype is not implemented yet.
+// Retype refuses to change a disk's type: Compute Engine cannot change
+// the type of a persistent disk in place; the way there is a new disk of
+// the type made from a snapshot, which the actuator does not do. The
+// reference is checked first as by every call (a disk of a project this
+// deployment does not own is domain.ErrPermission); then the answer is
+// domain.ErrUnsupported, without a call.
 func (p *Provider) Retype(ctx context.Context, ref domain.ResourceRef, sku, token string) error {
-	return fmt.Errorf("%w: changing the type of disk %s is not implemented", domain.ErrUnsupported, ref.ID)
+	t, err := p.target(ref, domain.KindDisk)
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: Compute Engine cannot change the type of persistent disk %s in place; create a new %s disk from a snapshot",
+		domain.ErrUnsupported, t.name, sku)
 }

@@ -46,12 +46,15 @@ var ec2StateCodes = map[string]int{ec2Pending: 0, ec2Running: 16, "shutting-down
 
 // ec2State is what the fake EC2 keeps beside the simulated estate: the
 // transitional states it still shows after a change (the estate changes
-// at once; EC2 takes a while) and the descriptions given to snapshots.
+// at once; EC2 takes a while), the descriptions given to snapshots and
+// the most recent modification of each volume.
 type ec2State struct {
 	mu           sync.Mutex
-	reads        int                       // reads a transitional state lasts
-	shown        map[string]*ec2Transition // resource ID → state still shown
-	descriptions map[string]string         // snapshot ID → description
+	reads        int                         // reads a transitional state lasts
+	shown        map[string]*ec2Transition   // resource ID → state still shown
+	descriptions map[string]string           // snapshot ID → description
+	mods         map[string]*ec2Modification // volume ID → its last modification
+	clock        func() time.Time            // the clock of volume modifications; nil: the server's
 }
 
 // ec2Transition is a state shown for left more reads.
@@ -71,7 +74,8 @@ func (s *Server) ec2Sim() *ec2State {
 	if st, ok := ec2States.Load(key); ok {
 		return st.(*ec2State)
 	}
-	st, loaded := ec2States.LoadOrStore(key, &ec2State{reads: 1, shown: map[string]*ec2Transition{}, descriptions: map[string]string{}})
+	st, loaded := ec2States.LoadOrStore(key, &ec2State{reads: 1, shown: map[string]*ec2Transition{}, descriptions: map[string]string{},
+		mods: map[string]*ec2Modification{}})
 	if !loaded {
 		runtime.AddCleanup(s, func(k weak.Pointer[Server]) { ec2States.Delete(k) }, key)
 	}
@@ -133,6 +137,7 @@ func (st *ec2State) forget(id string) {
 	defer st.mu.Unlock()
 	delete(st.shown, id)
 	delete(st.descriptions, id)
+	delete(st.mods, id)
 }
 
 func (st *ec2State) describe(id, description string) {
@@ -198,19 +203,21 @@ type ec2Set[T any] struct {
 
 // ec2Actions are the actions served.
 var ec2Actions = map[string]func(*ec2Request) (ec2Replier, *ec2Err){
-	"DescribeRegions":         (*ec2Request).describeRegions,
-	"DescribeInstances":       (*ec2Request).describeInstances,
-	"DescribeVolumes":         (*ec2Request).describeVolumes,
-	"DescribeAddresses":       (*ec2Request).describeAddresses,
-	"DescribeSnapshots":       (*ec2Request).describeSnapshots,
-	"StopInstances":           (*ec2Request).stopInstances,
-	"StartInstances":          (*ec2Request).startInstances,
-	"ModifyInstanceAttribute": (*ec2Request).modifyInstanceAttribute,
-	"CreateSnapshot":          (*ec2Request).createSnapshot,
-	"DeleteVolume":            (*ec2Request).deleteVolume,
-	"DeleteSnapshot":          (*ec2Request).deleteSnapshot,
-	"ReleaseAddress":          (*ec2Request).releaseAddress,
-	"CreateTags":              (*ec2Request).createTags,
+	"DescribeRegions":              (*ec2Request).describeRegions,
+	"DescribeInstances":            (*ec2Request).describeInstances,
+	"DescribeVolumes":              (*ec2Request).describeVolumes,
+	"DescribeAddresses":            (*ec2Request).describeAddresses,
+	"DescribeSnapshots":            (*ec2Request).describeSnapshots,
+	"StopInstances":                (*ec2Request).stopInstances,
+	"StartInstances":               (*ec2Request).startInstances,
+	"ModifyInstanceAttribute":      (*ec2Request).modifyInstanceAttribute,
+	"ModifyVolume":                 (*ec2Request).modifyVolume,
+	"DescribeVolumesModifications": (*ec2Request).describeVolumesModifications,
+	"CreateSnapshot":               (*ec2Request).createSnapshot,
+	"DeleteVolume":                 (*ec2Request).deleteVolume,
+	"DeleteSnapshot":               (*ec2Request).deleteSnapshot,
+	"ReleaseAddress":               (*ec2Request).releaseAddress,
+	"CreateTags":                   (*ec2Request).createTags,
 }
 
 // serveEC2 answers the EC2 query protocol: a form-encoded POST naming

@@ -3,6 +3,7 @@ package azurefake
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,7 +18,8 @@ import (
 // (azurecloud.Actuator): reads of one VM (with its instance view), disk,
 // snapshot or public IP address; deallocate, start and update (size,
 // tags) of a VM and the sizes available to it; delete and tag updates of
-// disks, snapshots and public IP addresses; snapshot creation. Changes
+// disks, snapshots and public IP addresses; type updates of disks;
+// snapshot creation. Changes
 // take effect when the operation is accepted, as Azure shows them once
 // the long-running operation ends; each operation answers Steps
 // in-progress polls (status 200, the only one the compute fake accepts
@@ -26,8 +28,9 @@ import (
 // The estate refuses what Azure refuses: deleting an attached disk (409
 // OperationNotAllowed) or an associated public IP address (400
 // PublicIPAddressCannotBeDeleted), resizing to a size its location does
-// not offer (409 OperationNotAllowed), snapshotting a disk it does not
-// hold (404 NotFound). Deleting what is not there succeeds, as in ARM.
+// not offer (409 OperationNotAllowed), changing the type of a disk
+// attached to a VM that is not deallocated (409 OperationNotAllowed),
+// snapshotting a disk it does not hold (404 NotFound). Deleting what is not there succeeds, as in ARM.
 // Faults and denied subscriptions are the Server's (Fail, Deny).
 type Actions struct {
 	srv *Server
@@ -341,12 +344,33 @@ func (a *Actions) diskDelete(ctx context.Context, rg, name string, _ *armcompute
 	})
 }
 
+// diskUpdate applies a disk update's type (SKU) and tags. As in Azure,
+// the type of a disk attached to a VM that is not deallocated, or of one
+// being exported, cannot change (409 OperationNotAllowed); a type that
+// is not a managed disk type is refused (400 InvalidParameter). A
+// refused update changes nothing.
 func (a *Actions) diskUpdate(ctx context.Context, rg, name string, upd armcompute.DiskUpdate, _ *armcompute.DisksClientBeginUpdateOptions) (azfake.PollerResponder[armcompute.DisksClientUpdateResponse], azfake.ErrorResponder) {
 	id := actionID(ctx, typeDisk, rg, name)
 	return actionLRO(a, "DisksClient.BeginUpdate", id, func() (armcompute.DisksClientUpdateResponse, int, string) {
 		d := a.srv.Estate.FindDisk(id)
 		if d == nil {
 			return armcompute.DisksClientUpdateResponse{}, http.StatusNotFound, "ResourceNotFound"
+		}
+		sku := d.SKU
+		if upd.SKU != nil && upd.SKU.Name != nil {
+			i := slices.IndexFunc(armcompute.PossibleDiskStorageAccountTypesValues(), func(t armcompute.DiskStorageAccountTypes) bool {
+				return strings.EqualFold(string(t), string(*upd.SKU.Name))
+			})
+			if i < 0 {
+				return armcompute.DisksClientUpdateResponse{}, http.StatusBadRequest, "InvalidParameter"
+			}
+			sku = string(armcompute.PossibleDiskStorageAccountTypesValues()[i])
+		}
+		if !strings.EqualFold(sku, d.SKU) && (d.State == DiskAttached || d.State == DiskActiveSAS) {
+			return armcompute.DisksClientUpdateResponse{}, http.StatusConflict, "OperationNotAllowed"
+		}
+		if sku != d.SKU {
+			d.SKU, d.Tier = sku, DiskTier(sku, d.SizeGiB)
 		}
 		if upd.Tags != nil {
 			d.Tags = actionTags(upd.Tags)
