@@ -31,6 +31,13 @@ func disk(id string) domain.Resource {
 		ID: id, SKU: "gp3", State: domain.StateAvailable, SizeGiB: 100, Tags: optIn, CreatedAt: t0.AddDate(0, -3, 0)}
 }
 
+// gp2 is an attached gp2 volume.
+func gp2(id string) domain.Resource {
+	r := disk(id)
+	r.SKU, r.State, r.AttachedTo = "gp2", domain.StateInUse, "i-9"
+	return r
+}
+
 func action(kind domain.ActionKind, r domain.Resource, after domain.ResourceState) domain.Action {
 	return domain.Action{ID: domain.ActionID(kind, r.Ref()), PlanID: "plan-1", Kind: kind, Target: r.Ref(),
 		Before: r.Observed(), After: after, Tags: r.Tags, MonthlySavings: domain.USD(50_000_000)}
@@ -237,6 +244,13 @@ func TestApplyEachKind(t *testing.T) {
 		{"delete snapshot", domain.Resource{Cloud: domain.AWS, Account: "111111111111", Region: "us-east-1", Kind: domain.KindSnapshot,
 			ID: "snap-1", SKU: "snapshot", State: domain.StateAvailable, SizeGiB: 10, AttachedTo: "vol-9", Tags: optIn},
 			domain.ActionDeleteSnapshot, domain.ResourceState{State: domain.StateDeleted}, nil, []string{"delete snap-1"}, nil},
+		{"retype disk", gp2("vol-2"), domain.ActionRetypeDisk,
+			domain.ResourceState{SKU: "gp3", State: domain.StateInUse, SizeGiB: 100, AttachedTo: "i-9"}, nil, []string{"retype vol-2"},
+			func(t *testing.T, c *fakeCloud) {
+				if r := c.resources["vol-2"]; r.SKU != "gp3" || r.AttachedTo != "i-9" {
+					t.Errorf("after retype vol-2 = %s attached to %q; want gp3 still attached to i-9", r.SKU, r.AttachedTo)
+				}
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

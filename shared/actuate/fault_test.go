@@ -248,6 +248,11 @@ func onceCases() []onceCase {
 			ID: "eipalloc-1", SKU: "public-ipv4", State: domain.StateAvailable, Tags: optIn}, func(r domain.Resource) domain.Action {
 			return action(domain.ActionReleaseIP, r, domain.ResourceState{State: domain.StateReleased})
 		}, []string{"release eipalloc-1"}},
+		{"retype disk", gp2("vol-2"), func(r domain.Resource) domain.Action {
+			after := r.Observed()
+			after.SKU = "gp3"
+			return action(domain.ActionRetypeDisk, r, after)
+		}, []string{"retype vol-2"}},
 	}
 }
 

@@ -304,7 +304,8 @@ func (p *planner) addSeries(st *snapshotState, s domain.Series) {
 			sched, _ := p.scheduleFor(&e.res)
 			loc, err := time.LoadLocation(sched.TimeZone)
 			if err == nil {
-				w, why, ok := offhours.Detect(s, loc, offhours.Options{})
+				// A 14-day window with a few gaps holds a little under two weeks.
+				w, why, ok := offhours.Detect(s, loc, offhours.Options{MinWeeks: 1.5})
 				e.vm.window, e.vm.windowWhy = nil, why
 				if ok {
 					e.vm.window = &w

@@ -178,17 +178,26 @@ func (p *planner) schedule(e *entry, env string) {
 	sched, notes := p.scheduleFor(r)
 	u := e.vm
 	observed := u != nil && u.window != nil
+	busyOutside := false
 	if observed {
 		w := u.window
 		def := sched
 		sched.Days, sched.Start, sched.Stop = w.Schedule.Days, w.Schedule.Start, w.Schedule.Stop
 		if sched.RunningFraction() > def.RunningFraction() {
-			// The default keeps it off longer: the team asked for that.
-			sched, observed = def, false
-			notes = append(notes, fmt.Sprintf("the observed window %s %s-%s is longer than the policy's; the policy's is used", w.Schedule.Days, w.Schedule.Start, w.Schedule.Stop))
+			// The policy keeps it off longer than it is seen idle: the
+			// policy wins, and the risk says it stops a busy VM.
+			sched, observed, busyOutside = def, false, true
+			notes = append(notes, fmt.Sprintf("its CPU series shows it busy %s %s-%s, longer than the policy's schedule: the policy's is used, and it will stop the VM while it is busy",
+				w.Schedule.Days, w.Schedule.Start, w.Schedule.Stop))
 		}
 	} else if u != nil && u.windowWhy != "" {
-		notes = append(notes, "no weekly running window observed ("+u.windowWhy+"); the policy's default schedule is used")
+		why := u.windowWhy
+		if strings.HasPrefix(why, "series ") {
+			if _, rest, ok := strings.Cut(why, ": "); ok {
+				why = rest
+			}
+		}
+		notes = append(notes, "no weekly running window observed ("+why+"); the policy's default schedule is used")
 	}
 	price, priced := p.req.Prices.Lookup(r.Cloud, r.Region, domain.KindVM, r.SKU)
 	m, why, ok := p.monthlyCost(e, price, priced)
@@ -219,6 +228,9 @@ func (p *planner) schedule(e *entry, env string) {
 	a.Schedule = &sched
 	a.MonthlySavings = domain.Money{Micros: savings, Currency: m.cost.Currency}
 	a.Risk = domain.RiskLow
+	if busyOutside {
+		a.Risk = domain.RiskMedium
+	}
 	a.Confidence = confidenceTagged
 	a.Undo = "remove the schedule and start the VM"
 	a.Evidence = usageEvidence(u)

@@ -33,7 +33,7 @@ func TestObservedScheduleAndHolidays(t *testing.T) {
 		wantNotes []string
 	}{
 		{name: "the observed window", tags: dev, cpu: officeHours(n),
-			want: domain.Schedule{TimeZone: "Europe/Paris", Days: "Mon-Fri", Start: "08:00", Stop: "19:00"},
+			want:      domain.Schedule{TimeZone: "Europe/Paris", Days: "Mon-Fri", Start: "08:00", Stop: "19:00"},
 			wantNotes: []string{"its CPU series over 3 weeks shows it busy 08:00-19:00 on Mon-Fri (Europe/Paris): 135 of its 135 busy hours fall inside, 0 outside"}},
 		{name: "off on the holidays of its calendar", tags: with(dev, "cloudtrim-holidays", "fr"), cpu: officeHours(n),
 			want: domain.Schedule{TimeZone: "Europe/Paris", Days: "Mon-Fri", Start: "08:00", Stop: "19:00", Holidays: "FR"},

@@ -77,7 +77,7 @@ func (p *planner) decideRetype(st *snapshotState, e *entry) {
 		return
 	}
 	if rule.maxSizeGiB > 0 && r.SizeGiB > rule.maxSizeGiB {
-		p.skip(r.Ref(), kind, fmt.Sprintf("%s of %d GiB: %s would need provisioned performance to match (%s)", r.SKU, r.SizeGiB, rule.to, rule.limits))
+		p.skip(r.Ref(), kind, fmt.Sprintf("needs provisioned performance: %s of %d GiB would need it on %s to match (%s)", r.SKU, r.SizeGiB, rule.to, rule.limits))
 		return
 	}
 	var (
@@ -100,7 +100,7 @@ func (p *planner) decideRetype(st *snapshotState, e *entry) {
 	case u != nil && u.hasDisk && u.disk.Hours >= p.pol.Rightsize.MinDataHours:
 		mbps := u.diskAtP99 / 1e6
 		if mbps > maxMBps*headroom {
-			p.skip(r.Ref(), kind, fmt.Sprintf("VM %s reads and writes %s MB/s at p99, above %s%% of %s's %s MB/s", r.AttachedTo,
+			p.skip(r.Ref(), kind, fmt.Sprintf("disk throughput too high: VM %s reads and writes %s MB/s at p99, above %s%% of %s's %s MB/s", r.AttachedTo,
 				formatNum(mbps), formatNum(p.pol.Storage.MaxThroughputPercent), rule.to, formatNum(maxMBps)))
 			return
 		}
@@ -109,7 +109,7 @@ func (p *planner) decideRetype(st *snapshotState, e *entry) {
 	case rule.safeSizeGiB > 0 && r.SizeGiB <= rule.safeSizeGiB:
 		notes = append(notes, fmt.Sprintf("no disk throughput measured; at %d GiB %s's baseline equals or exceeds %s's in IOPS and throughput", r.SizeGiB, rule.to, r.SKU))
 	default:
-		p.skip(r.Ref(), kind, fmt.Sprintf("no disk throughput measured for VM %s: %s is proposed only where the load is known to fit (%s)", r.AttachedTo, rule.to, rule.limits))
+		p.skip(r.Ref(), kind, fmt.Sprintf("no disk throughput measured: VM %s has no disk series, and %s is proposed only where the load is known to fit (%s)", r.AttachedTo, rule.to, rule.limits))
 		return
 	}
 	notes = append(notes, rule.limits)
@@ -137,11 +137,11 @@ func (p *planner) decideRetype(st *snapshotState, e *entry) {
 	save := domain.Money{Micros: savings, Currency: m.cost.Currency}
 	switch {
 	case !rule.inPlace:
-		p.skip(r.Ref(), kind, fmt.Sprintf("%s to %s would save %s a month, but %s cannot change a disk's type in place: create a %s disk from a snapshot and swap it",
+		p.skip(r.Ref(), kind, fmt.Sprintf("not in place: %s to %s would save %s a month, but %s cannot change a disk's type in place; create a %s disk from a snapshot and swap it",
 			r.SKU, rule.to, save, r.Cloud, rule.to))
 		return
 	case rule.whileStopped && vm != nil && vm.res.State == domain.StateRunning:
-		p.skip(r.Ref(), kind, fmt.Sprintf("%s to %s would save %s a month, but %s changes a disk's type only while its VM is deallocated: VM %s is running",
+		p.skip(r.Ref(), kind, fmt.Sprintf("only while deallocated: %s to %s would save %s a month, but %s changes a disk's type only while its VM is deallocated, and VM %s is running",
 			r.SKU, rule.to, save, r.Cloud, r.AttachedTo))
 		return
 	}

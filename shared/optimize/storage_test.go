@@ -56,17 +56,17 @@ func TestDiskRetype(t *testing.T) {
 				usd("2.00"), domain.BasisListPrice, domain.RiskMedium}}},
 		{name: "larger gp2 without a measurement is not proposed", cloud: domain.AWS,
 			resources: []domain.Resource{busyVM, disk(domain.AWS, "vol-1", "gp2", 500, "i-1")}, series: []domain.Series{cpu},
-			findings: []string{"vol-1: retype_disk: no disk throughput measured for VM i-1: gp3 is proposed only where the load is known to fit (gp3 baseline: 3,000 IOPS and 125 MiB/s at any size)"}},
+			findings: []string{"vol-1: retype_disk: no disk throughput measured: VM i-1 has no disk series, and gp3 is proposed only where the load is known to fit (gp3 baseline: 3,000 IOPS and 125 MiB/s at any size)"}},
 		{name: "larger gp2 whose VM's load fits gp3", cloud: domain.AWS,
 			resources: []domain.Resource{busyVM, disk(domain.AWS, "vol-1", "gp2", 500, "i-1")}, series: mbps(30, 20),
 			want: []brief{{domain.ActionRetypeDisk, "vol-1", ds("gp2", domain.StateInUse, 500, "i-1"), ds("gp3", domain.StateInUse, 500, "i-1"),
 				usd("10.00"), domain.BasisListPrice, domain.RiskLow}}},
 		{name: "larger gp2 whose VM's load does not fit gp3", cloud: domain.AWS,
 			resources: []domain.Resource{busyVM, disk(domain.AWS, "vol-1", "gp2", 500, "i-1")}, series: mbps(80, 40),
-			findings: []string{"vol-1: retype_disk: VM i-1 reads and writes 120 MB/s at p99, above 80% of gp3's 131 MB/s"}},
+			findings: []string{"vol-1: retype_disk: disk throughput too high: VM i-1 reads and writes 120 MB/s at p99, above 80% of gp3's 131 MB/s"}},
 		{name: "gp2 above 1,000 GiB would need provisioned IOPS", cloud: domain.AWS,
 			resources: []domain.Resource{busyVM, disk(domain.AWS, "vol-1", "gp2", 2000, "i-1")}, series: mbps(1, 1),
-			findings: []string{"vol-1: retype_disk: gp2 of 2000 GiB: gp3 would need provisioned performance to match (gp3 baseline: 3,000 IOPS and 125 MiB/s at any size)"}},
+			findings: []string{"vol-1: retype_disk: needs provisioned performance: gp2 of 2000 GiB would need it on gp3 to match (gp3 baseline: 3,000 IOPS and 125 MiB/s at any size)"}},
 		{name: "an old unattached gp2 disk is deleted, not retyped", cloud: domain.AWS,
 			resources: []domain.Resource{func() domain.Resource {
 				d := disk(domain.AWS, "vol-1", "gp2", 100, "")
@@ -77,14 +77,14 @@ func TestDiskRetype(t *testing.T) {
 				usd("10.00"), domain.BasisListPrice, domain.RiskLow}}},
 		{name: "Azure Premium SSD of a running VM: only while deallocated", cloud: domain.Azure,
 			resources: []domain.Resource{onCloud(busyVM, domain.Azure), disk(domain.Azure, "disk-1", "Premium_LRS", 256, "i-1")}, series: mbps(10, 10),
-			findings: []string{"disk-1: retype_disk: Premium_LRS to StandardSSD_LRS would save USD 19.20 a month, but azure changes a disk's type only while its VM is deallocated: VM i-1 is running"}},
+			findings: []string{"disk-1: retype_disk: only while deallocated: Premium_LRS to StandardSSD_LRS would save USD 19.20 a month, but azure changes a disk's type only while its VM is deallocated, and VM i-1 is running"}},
 		{name: "Azure Premium SSD unattached and recent", cloud: domain.Azure,
 			resources: []domain.Resource{disk(domain.Azure, "disk-1", "Premium_LRS", 256, "")},
 			want: []brief{{domain.ActionRetypeDisk, "disk-1", ds("Premium_LRS", domain.StateAvailable, 256, ""), ds("StandardSSD_LRS", domain.StateAvailable, 256, ""),
 				usd("19.20"), domain.BasisListPrice, domain.RiskLow}}},
 		{name: "pd-ssd cannot change type in place", cloud: domain.GCP,
 			resources: []domain.Resource{onCloud(busyVM, domain.GCP), disk(domain.GCP, "disk-1", "pd-ssd", 100, "i-1")}, series: mbps(10, 10),
-			findings: []string{"disk-1: retype_disk: pd-ssd to pd-balanced would save USD 7.00 a month, but gcp cannot change a disk's type in place: create a pd-balanced disk from a snapshot and swap it"}},
+			findings: []string{"disk-1: retype_disk: not in place: pd-ssd to pd-balanced would save USD 7.00 a month, but gcp cannot change a disk's type in place; create a pd-balanced disk from a snapshot and swap it"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -103,7 +103,7 @@ var roles = []string{"api", "worker", "web", "db", "cache", "batch"}
 
 // Disk SKUs and their weights per cloud.
 var diskSKUs = map[domain.Cloud][]weighted{
-	domain.AWS:   {{"gp3", 55}, {"gp2", 25}, {"io1", 5}, {"st1", 8}, {"sc1", 7}},
+	domain.AWS:   {{"gp3", 35}, {"gp2", 45}, {"io1", 5}, {"st1", 8}, {"sc1", 7}},
 	domain.Azure: {{"Premium_LRS", 45}, {"StandardSSD_LRS", 35}, {"Standard_LRS", 20}},
 	domain.GCP:   {{"pd-balanced", 50}, {"pd-standard", 30}, {"pd-ssd", 20}},
 }

@@ -240,6 +240,28 @@ func (v *vmView) factor(sku string) (cpu, mem float32) {
 	return 1, 1
 }
 
+// diskSeries derives a VM's disk read and write throughput (bytes/s) from
+// its CPU series: disk work follows compute work. Each VM has its own
+// throughput at full CPU, from 2 to 200 MB/s with most below 60, and its
+// own share of reads; both come from its seed, so they never change.
+func (v *vmView) diskSeries(cpu domain.Series) (read, write domain.Series) {
+	u := unit(v.p.seed, 0, 7)
+	peak := 2e6 + 198e6*u*u*u // bytes/s at 100 % CPU
+	readShare := 0.3 + 0.5*unit(v.p.seed, 0, 8)
+	read = domain.Series{ResourceID: v.id, Metric: domain.MetricDiskRead, Start: cpu.Start, Step: cpu.Step, Values: make([]float32, len(cpu.Values))}
+	write = domain.Series{ResourceID: v.id, Metric: domain.MetricDiskWrite, Start: cpu.Start, Step: cpu.Step, Values: make([]float32, len(cpu.Values))}
+	for i, c := range cpu.Values {
+		if domain.IsMissing(c) {
+			read.Values[i], write.Values[i] = domain.Missing, domain.Missing
+			continue
+		}
+		bps := float64(c) / 100 * peak
+		read.Values[i] = float32(bps * readShare)
+		write.Values[i] = float32(bps * (1 - readShare))
+	}
+	return read, write
+}
+
 // series computes the VM's CPU series and, when it runs a memory agent,
 // its memory series: hourly points from start, n steps of step hours.
 func (v *vmView) series(ts *traceSet, refHour int64, start int64, n int, stepHours int, scratch []float64) (domain.Series, *domain.Series, []float64) {

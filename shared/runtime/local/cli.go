@@ -538,6 +538,26 @@ func printPlan(w io.Writer, plan domain.Plan) {
 		fmt.Fprintf(w, "   left alone: %s\n", strings.Join(ps, "; "))
 	}
 	printPlacement(w, plan)
+	printCommitments(w, plan)
+}
+
+// printCommitments prints the recommended commitments, one line per
+// pool, and how many pools got none.
+func printCommitments(w io.Writer, plan domain.Plan) {
+	c := plan.Commitments
+	if c == nil {
+		return
+	}
+	fmt.Fprintf(w, "   commitments (advice, sized after this plan's actions): %d pools, saving %s a month\n", len(c.Pools), money(c.MonthlySavings, plan.Currency))
+	for _, p := range c.Pools {
+		fmt.Fprintf(w, "   - %s %s %s: %d months at %s%% off, %s an hour, %s%% used (break-even %s%%), saves %s a month (%s if usage drops 20%%), bought in %d steps\n",
+			p.Cloud, p.Region, p.Family, p.TermMonths, strconv.FormatFloat(p.DiscountPercent, 'f', -1, 64), money(p.HourlyCommitment, plan.Currency),
+			strconv.FormatFloat(p.ExpectedUtilizationPercent, 'f', -1, 64), strconv.FormatFloat(p.BreakEvenUtilizationPercent, 'f', -1, 64),
+			money(p.MonthlySavings, plan.Currency), money(p.SavingsIfUsageDrops20, plan.Currency), len(p.Ladder))
+	}
+	if n := len(c.Findings); n > 0 {
+		fmt.Fprintf(w, "   no commitment: %d (see the report)\n", n)
+	}
 }
 
 // printPlacement prints the plan's placement variants, one line each, or
