@@ -40,7 +40,7 @@ func main() {
 	step := flag.String("step", "", "internal: run one measurement (collect or optimize) in this process")
 	dir := flag.String("dir", "", "internal: lake directory")
 	cpuprofile := flag.String("cpuprofile", "", "with -step or -only approvals: write a CPU profile of the measurement to this file")
-	only := flag.String("only", "", "run only this table: billing, approvals, azure, gcp or placement")
+	only := flag.String("only", "", "run only this table: billing, approvals, azure, gcp, placement or rightsize")
 	approvalsDuration := flag.Duration("approvals-duration", defaultApprovals.Duration, "how long the approvals table drives the webhook")
 	approvalsSizes := flag.String("approvals-estates", "0,2000", "estate sizes of the approvals table, comma-separated; 0 is the demo estate")
 	gen := flag.String("gen-cur", "", "write the generated AWS CUR CSV of -n rows to this file and exit")
@@ -104,6 +104,13 @@ func main() {
 		}
 		return
 	}
+	if *only == "rightsize" {
+		if err := rightsizeTable(os.Stdout, []int{10_000, 100_000}); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *only == "gcp" {
 		dir, err := os.MkdirTemp("", "cloudtrim-bench-")
 		if err == nil {
@@ -129,7 +136,7 @@ func main() {
 		return
 	}
 	if *only != "" {
-		fmt.Fprintf(os.Stderr, "bench: -only %q: want billing, approvals, azure, gcp or placement\n", *only)
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want billing, approvals, azure, gcp, placement or rightsize\n", *only)
 		os.Exit(2)
 	}
 	if *step != "" && *cpuprofile != "" {
@@ -191,6 +198,8 @@ func measure(step string, n int, dir string) error {
 			series += res.Series
 		}
 		fmt.Printf("%f %d %d\n", time.Since(start).Seconds(), resources, series)
+	case "rightsize":
+		return measureRightsize(n)
 	case "optimize":
 		start := time.Now()
 		plan, err := p.Plan(ctx)
@@ -282,6 +291,10 @@ func table(n int) error {
 		o.extra, o.resources, o.seconds, float64(o.resources)/o.seconds, o.maxRSSBytes>>20, yes(o.seconds <= 30 && o.maxRSSBytes <= 1<<30))
 	tw.Flush()
 	fmt.Printf("machine: %d CPUs; peak RSS is the measuring process's maximum resident set (getrusage).\n\n", runtime.NumCPU())
+	if err := rightsizeTable(os.Stdout, []int{100_000}); err != nil {
+		return err
+	}
+	fmt.Println()
 	if err := billingTable(dir); err != nil {
 		return err
 	}

@@ -154,12 +154,14 @@ func (c *Cloud) Series(ctx context.Context, scope collect.Scope, vmIDs []string,
 				return err
 			}
 		}
-		read, write := v.diskSeries(cpu)
-		if err := fn(read); err != nil {
-			return err
-		}
-		if err := fn(write); err != nil {
-			return err
+		if v.p.disks > 0 {
+			read, write := v.diskSeries(cpu)
+			if err := fn(read); err != nil {
+				return err
+			}
+			if err := fn(write); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

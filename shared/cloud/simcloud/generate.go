@@ -76,6 +76,9 @@ type vmParams struct {
 	refStart    int64 // first absolute hour of the reference window
 	origVCPU    int32
 	origMemMiB  int64
+	// disks counts the VM's attached disks: the monitoring of a VM with
+	// disks reports their read and write throughput.
+	disks int16
 }
 
 // Region time zones, for working hours.
@@ -579,6 +582,7 @@ func (g *generator) disk(vm int32, c domain.Cloud, ageDays int) int32 {
 	if vm >= 0 {
 		r.state = domain.StateInUse
 		r.attachedTo = g.e.res[vm].id
+		g.e.res[vm].vm.disks++
 	}
 	r.id = g.resourceID(s, domain.KindDisk, zone, name, app, env)
 	i := g.add(r)

@@ -240,7 +240,8 @@ func (v *vmView) factor(sku string) (cpu, mem float32) {
 	return 1, 1
 }
 
-// diskSeries derives a VM's disk read and write throughput (bytes/s) from
+// diskSeries derives the disk read and write throughput of a VM with
+// attached disks (bytes/s) from
 // its CPU series: disk work follows compute work. Each VM has its own
 // throughput at full CPU, from 2 to 200 MB/s with most below 60, and its
 // own share of reads; both come from its seed, so they never change.
