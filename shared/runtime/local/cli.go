@@ -43,6 +43,7 @@ Commands:
   serve     run the approval webhook for a chat tool or a browser
   audit     list the audit trail: decisions and changes, before and after
   kill-switch  show, engage or release the switch that stops all actuation
+  schedules    start and stop the scheduled VMs at their windows' edges (dry run unless --apply)
 
 Run 'cloudtrim <command> --help' for a command's flags. Flags can also be set
 in the environment: CLOUDTRIM_DIR, CLOUDTRIM_LAKE_URL, CLOUDTRIM_WEBHOOK_SECRET,
@@ -63,7 +64,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
 		"demo": cmdDemo, "collect": cmdCollect, "plan": cmdPlan, "approve": cmdApprove,
 		"actuate": cmdActuate, "report": cmdReport, "serve": cmdServe, "ingest": cmdIngest,
-		"audit": cmdAudit, "kill-switch": cmdKillSwitch,
+		"audit": cmdAudit, "kill-switch": cmdKillSwitch, "schedules": cmdSchedules,
 	}
 	run, ok := cmds[args[0]]
 	if !ok {
@@ -236,6 +237,45 @@ func cmdActuate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	printActuate(stdout, sum, !*apply)
 	return nil
+}
+
+func cmdSchedules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("schedules", "Keeps every VM under an applied schedule on it: starts those whose window is open and stops those whose window is closed or whose holiday it is, unless an override, a protection tag or the kill switch says otherwise. Run it on a timer (every 15 minutes). Dry run unless --apply is given.", stderr)
+	apply := fs.Bool("apply", os.Getenv("CLOUDTRIM_APPLY") == "true", "make changes (default: dry run)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	rt, err := c.open(ctx, stderr, EstateConfig{})
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	rep, n, err := rt.EnforceSchedules(ctx, !*apply)
+	if err != nil {
+		return err
+	}
+	printSchedules(stdout, rep, n)
+	return nil
+}
+
+// printSchedules prints what one scheduler run did.
+func printSchedules(w io.Writer, rep actuate.EnforceReport, n int) {
+	if rep.Halted != "" {
+		fmt.Fprintf(w, "schedules: %d applied; nothing changed: %s\n", n, rep.Halted)
+		return
+	}
+	mode := "changes enabled"
+	if rep.DryRun {
+		mode = "dry run"
+	}
+	fmt.Fprintf(w, "schedules (%s): %d applied, %d started, %d stopped, %d already right, %d left alone, %d failed\n",
+		mode, n, rep.Started, rep.Stopped, rep.Unchanged, len(rep.Skipped), len(rep.Failed))
+	for _, s := range rep.Skipped {
+		fmt.Fprintf(w, "   - %s\n", s)
+	}
+	for _, f := range rep.Failed {
+		fmt.Fprintf(w, "   ! %s\n", f)
+	}
 }
 
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -88,10 +88,17 @@ func TestKillSwitchCommand(t *testing.T) {
 		t.Fatalf("%d actions applied while the kill switch was engaged", n)
 	}
 
+	if out := must("schedules", "--apply"); !strings.Contains(out, "nothing changed: kill switch engaged by oncall@example.com") {
+		t.Fatalf("schedules while engaged = %q; want nothing changed, naming the switch", out)
+	}
+
 	must("kill-switch", "off", "--reason", "incident closed", "--by", "oncall@example.com")
 	must("actuate", "--apply")
 	if n := applied(); n == 0 {
 		t.Fatal("no action applied after the kill switch was released")
+	}
+	if out := must("schedules"); !strings.Contains(out, "schedules (dry run): ") || strings.Contains(out, " 0 applied") {
+		t.Errorf("schedules after applying = %q; want a dry run over the applied schedules", out)
 	}
 
 	evs := decodeAuditLines(t, must("audit", "--json", "--type", "kill_switch_on,kill_switch_off"))

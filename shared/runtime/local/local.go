@@ -249,6 +249,27 @@ type ActuateSummary struct {
 // circuit breaker defers a message, the run finishes its round, leaves
 // every deferred message on its queue and returns an error wrapping
 // actuate.ErrStopped with the reason.
+// EnforceSchedules runs the scheduler once over the simulated estate:
+// every applied schedule is kept, starting or stopping its VM. It
+// returns the report and the number of applied schedules.
+func (rt *Runtime) EnforceSchedules(ctx context.Context, dryRun bool) (actuate.EnforceReport, int, error) {
+	schedules, err := actuate.AppliedSchedules(ctx, rt.Pipeline.Lake)
+	if err != nil {
+		return actuate.EnforceReport{}, 0, err
+	}
+	providers := map[domain.Cloud]actuate.Resources{}
+	for _, c := range domain.Clouds {
+		providers[c] = rt.Sim.Resources(c)
+	}
+	act := rt.Pipeline.Actuator(providers, dryRun, "local")
+	act.KillSwitch = rt.killSwitch
+	rep, err := act.Enforce(ctx, schedules)
+	if perr := rt.Sim.Persist(context.WithoutCancel(ctx)); perr != nil && err == nil {
+		err = fmt.Errorf("persist simulated estate: %w", perr)
+	}
+	return rep, len(schedules), err
+}
+
 func (rt *Runtime) Actuate(ctx context.Context, dryRun bool, onResult func(actuate.Result)) (ActuateSummary, error) {
 	plan, err := rt.Pipeline.LatestPlan(ctx)
 	if err != nil {
