@@ -43,9 +43,8 @@ type commitPool struct {
 
 // commitState collects the pools of all snapshots.
 type commitState struct {
-	pools                         map[string]*commitPool
-	covered, noSeries, unpriced   int
-	withCommitment, outsidePolicy int
+	pools                              map[string]*commitPool
+	noSeries, unpriced, withCommitment int
 }
 
 // runHours records the hours in which a VM's CPU series shows it
