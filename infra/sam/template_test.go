@@ -1129,7 +1129,7 @@ func (s *stack) event(t *testing.T, id string) (typ string, props map[string]any
 
 func TestActuatorConsumesTheQueueInSmallBatches(t *testing.T) {
 	s := open(t)
-	typ, ev := s.event(t, "ActuateFunction")
+	typ, ev := s.namedEvent(t, "ActuateFunction", "ApprovedActions")
 	if typ != "SQS" {
 		t.Fatalf("ActuateFunction.Events: Type = %q; want SQS", typ)
 	}
@@ -1149,6 +1149,22 @@ func TestActuatorConsumesTheQueueInSmallBatches(t *testing.T) {
 		t.Errorf("ActuateFunction.ReservedConcurrentExecutions = %v; want 1 to 5 to bound the blast radius", deref(reserved))
 	} else if max, ok := dig(ev, "ScalingConfig", "MaximumConcurrency").(float64); ok && int(max) > *reserved {
 		t.Errorf("ActuateFunction.Events SQS ScalingConfig.MaximumConcurrency = %v exceeds ReservedConcurrentExecutions %d: the poller would be throttled into redeliveries", max, *reserved)
+	}
+}
+
+// TestActuatorKeepsSchedules: the actuate function runs the scheduler on
+// a timer, with the input its handler recognises.
+func TestActuatorKeepsSchedules(t *testing.T) {
+	s := open(t)
+	typ, ev := s.namedEvent(t, "ActuateFunction", "Schedules")
+	if typ != "ScheduleV2" {
+		t.Fatalf("ActuateFunction.Events Schedules: Type = %q; want ScheduleV2", typ)
+	}
+	if e, _ := ev["ScheduleExpression"].(string); e != "rate(15 minutes)" {
+		t.Errorf("ActuateFunction.Events Schedules ScheduleExpression = %v; want rate(15 minutes)", ev["ScheduleExpression"])
+	}
+	if in, _ := ev["Input"].(string); in != `{"cloudtrim": "schedules"}` {
+		t.Errorf("ActuateFunction.Events Schedules Input = %q; want the schedules timer input", in)
 	}
 }
 

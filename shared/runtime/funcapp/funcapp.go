@@ -287,6 +287,44 @@ type Message struct {
 // deferred (sent again HoldDelay later as a fresh message, so a wait
 // never counts towards the platform's attempt limit). An error leaves the
 // message for redelivery.
+// ScheduleReport is the response of a schedules run.
+type ScheduleReport struct {
+	Schedules int `json:"schedules"`
+	Started   int `json:"started"`
+	Stopped   int `json:"stopped"`
+	Unchanged int `json:"unchanged"`
+	// Halted is the kill switch's reason when it stopped the run.
+	Halted  string   `json:"halted,omitempty"`
+	Skipped []string `json:"skipped,omitempty"`
+	Failed  []string `json:"failed,omitempty"`
+	DryRun  bool     `json:"dry_run"`
+}
+
+// EnforceSchedules keeps the VMs of this cloud's applied schedules on
+// them (actuate.Actuator.Enforce), with the host's dry-run setting, kill
+// switch and scope.
+func (a *App) EnforceSchedules(ctx context.Context) (ScheduleReport, error) {
+	all, err := actuate.AppliedSchedules(ctx, a.Pipe.Lake)
+	if err != nil {
+		return ScheduleReport{}, err
+	}
+	var mine []domain.Action
+	for _, s := range all {
+		if s.Target.Cloud != a.Cloud || (a.InScope != nil && a.InScope(ctx, s.Target) != nil) {
+			continue
+		}
+		mine = append(mine, s)
+	}
+	act := a.Pipe.Actuator(map[domain.Cloud]actuate.Resources{a.Cloud: a.Resources}, !a.Apply, a.Worker)
+	act.KillSwitch = a.KillSwitch
+	rep, err := act.Enforce(ctx, mine)
+	out := ScheduleReport{Schedules: len(mine), Started: rep.Started, Stopped: rep.Stopped, Unchanged: rep.Unchanged,
+		Halted: rep.Halted, Skipped: rep.Skipped, Failed: rep.Failed, DryRun: rep.DryRun}
+	a.logger().InfoContext(ctx, "schedules enforced", "schedules", out.Schedules, "started", out.Started, "stopped", out.Stopped,
+		"unchanged", out.Unchanged, "skipped", len(out.Skipped), "failed", len(out.Failed), "halted", out.Halted != "", "dry_run", out.DryRun)
+	return out, err
+}
+
 func (a *App) Actuate(ctx context.Context, msg Message) error {
 	log := a.logger().With("message_id", msg.ID, "attempt", msg.Attempt)
 	act := a.Pipe.Actuator(map[domain.Cloud]actuate.Resources{a.Cloud: a.Resources}, !a.Apply, a.Worker)

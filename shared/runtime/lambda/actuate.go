@@ -41,6 +41,16 @@ const DeadlineMargin = 10 * time.Second
 const actuateWant = `an SQS event {"Records": [{"messageId": ..., "body": ..., "eventSource": "aws:sqs"}]}`
 
 func (f *Function) actuate(ctx context.Context, payload []byte) (any, error) {
+	if isScheduleTick(payload) {
+		if f.h.Schedules == nil {
+			return nil, f.eventError(actuateWant, "a schedules timer event, and this function does not enforce schedules")
+		}
+		res, err := f.h.Schedules(ctx)
+		if err != nil {
+			return nil, &FunctionError{Function: f.name, Err: fmt.Errorf("schedules: %w", err)}
+		}
+		return res, nil
+	}
 	msgs, fifo, err := f.parseSQS(payload)
 	if err != nil {
 		return nil, err
@@ -75,6 +85,21 @@ func (f *Function) actuate(ctx context.Context, payload []byte) (any, error) {
 	}
 	f.logger.InfoContext(ctx, "batch handled", "messages", len(msgs), "failures", len(resp.BatchItemFailures))
 	return resp, nil
+}
+
+// isScheduleTick reports whether payload is the schedules timer: the
+// EventBridge Scheduler input {"cloudtrim": "schedules"}, or an
+// EventBridge rule's "Scheduled Event".
+func isScheduleTick(payload []byte) bool {
+	var ev struct {
+		Cloudtrim  string `json:"cloudtrim"`
+		DetailType string `json:"detail-type"`
+		Source     string `json:"source"`
+	}
+	if !isObject(payload) || json.Unmarshal(payload, &ev) != nil {
+		return false
+	}
+	return ev.Cloudtrim == "schedules" || (ev.DetailType == "Scheduled Event" && ev.Source == "aws.events")
 }
 
 // callActuate calls Handlers.Actuate, turning a panic into an error so

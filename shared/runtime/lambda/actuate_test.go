@@ -225,3 +225,44 @@ func TestActuateDefaultsAttemptToOne(t *testing.T) {
 		t.Errorf("messages (-want +got):\n%s", diff)
 	}
 }
+
+// TestActuateSchedulesTimer: the timer input and an EventBridge
+// "Scheduled Event" run the scheduler; without one the event is refused,
+// and an SQS event never reaches it.
+func TestActuateSchedulesTimer(t *testing.T) {
+	ctx := context.Background()
+	runs := 0
+	h := Handlers{
+		Actuate: func(ctx context.Context, m Message) error { return nil },
+		Schedules: func(ctx context.Context) (any, error) {
+			runs++
+			return map[string]int{"started": 1}, nil
+		},
+	}
+	f, err := NewHandler("actuate", h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, payload := range []string{
+		`{"cloudtrim": "schedules"}`,
+		`{"version": "0", "id": "e-1", "detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-11-23T09:00:00Z", "detail": {}}`,
+	} {
+		out, err := f.Invoke(ctx, []byte(payload))
+		if err != nil || string(out) != `{"started":1}` {
+			t.Errorf("Invoke(%s) = %s, %v; want the scheduler's report", payload, out, err)
+		}
+	}
+	if runs != 2 {
+		t.Errorf("scheduler ran %d times; want 2", runs)
+	}
+	actuateBatch(t, ctx, f, sqsBatch("arn:aws:sqs:us-east-1:111111111111:actions", 1))
+	if runs != 2 {
+		t.Errorf("an SQS event ran the scheduler")
+	}
+	h.Schedules = nil
+	f, _ = NewHandler("actuate", h, nil)
+	var ee *EventError
+	if _, err := f.Invoke(ctx, []byte(`{"cloudtrim": "schedules"}`)); !errors.As(err, &ee) {
+		t.Errorf("Invoke(timer) without a scheduler = %v; want an EventError", err)
+	}
+}

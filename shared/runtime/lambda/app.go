@@ -280,6 +280,8 @@ func (a *App) Handlers() Handlers {
 	case "actuate":
 		return Handlers{Actuate: func(ctx context.Context, m Message) error {
 			return a.core.Actuate(ctx, funcapp.Message{ID: m.ID, Body: m.Body, Attempt: m.Attempt})
+		}, Schedules: func(ctx context.Context) (any, error) {
+			return a.core.EnforceSchedules(ctx)
 		}}
 	}
 	return Handlers{}

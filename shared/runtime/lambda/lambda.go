@@ -47,6 +47,10 @@ type Handlers struct {
 	// visibility timeout, and its redrive policy dead-letters it after
 	// maxReceiveCount deliveries.
 	Actuate func(ctx context.Context, msg Message) error
+	// Schedules keeps the VMs of applied schedules on them; the actuate
+	// function calls it on the timer event {"cloudtrim": "schedules"}
+	// (or an EventBridge "Scheduled Event"). Nil refuses that event.
+	Schedules func(ctx context.Context) (any, error)
 }
 
 // EventError reports an event that is not what the function's trigger
