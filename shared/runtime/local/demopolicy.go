@@ -12,13 +12,15 @@ import (
 
 // DemoPolicy is the policy the demo plans with: the default policy with
 // the data and web teams' VMs marked movable, by the simulated estate's
-// own team tag, so that the plan shows placement variants. Nothing in
+// own team tag, so that the plan shows placement variants, and the
+// schedules off on US public holidays. Nothing in
 // the simulated estate carries the default marker (cloudtrim-movable),
 // and moving is never assumed, so the demo chooses its movable VMs here
 // rather than changing the estate.
 func DemoPolicy() domain.Policy {
 	p := domain.DefaultPolicy()
 	p.Placement.Movable = []domain.TagSelector{{Key: simcloud.TagTeam, Value: "data"}, {Key: simcloud.TagTeam, Value: "web"}}
+	p.Schedules.Default.Holidays = "US"
 	return p
 }
 

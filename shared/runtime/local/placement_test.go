@@ -93,7 +93,8 @@ func TestDemoPolicy(t *testing.T) {
 	}
 	want := domain.DefaultPolicy()
 	want.Placement.Movable = []domain.TagSelector{{Key: "team", Value: "data"}, {Key: "team", Value: "web"}}
+	want.Schedules.Default.Holidays = "US"
 	if diff := cmp.Diff(want, pol); diff != "" {
-		t.Errorf("DemoPolicy() differs from the default beyond its movable teams (-want +got):\n%s", diff)
+		t.Errorf("DemoPolicy() differs from the default beyond its movable teams and holidays (-want +got):\n%s", diff)
 	}
 }
