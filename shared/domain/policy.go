@@ -10,6 +10,7 @@ import (
 	"math"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cloudtrim/cloudtrim/shared/holiday"
@@ -662,6 +663,24 @@ func (pp PlacementPolicy) isDefault() bool {
 	return bytes.Equal(a, b)
 }
 
+// zones caches the time zones schedules name: time.LoadLocation reads
+// the zone database on every call (tens of microseconds), and a
+// schedule is asked about every hour of a window. Only zones that load
+// are kept, so the cache is bounded by the database.
+var zones sync.Map // name → *time.Location
+
+func loadZone(name string) (*time.Location, error) {
+	if v, ok := zones.Load(name); ok {
+		return v.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	zones.Store(name, loc)
+	return loc, nil
+}
+
 // Schedule is a weekly running window in a time zone: the resource runs
 // on Days between Start and Stop (local time) and is stopped otherwise.
 type Schedule struct {
@@ -677,7 +696,7 @@ type Schedule struct {
 
 // Validate reports a malformed schedule.
 func (s Schedule) Validate() error {
-	if _, err := time.LoadLocation(s.TimeZone); err != nil {
+	if _, err := loadZone(s.TimeZone); err != nil {
 		return fmt.Errorf("%w: time zone %q: %v", ErrInvalid, s.TimeZone, err)
 	}
 	if _, err := s.days(); err != nil {
@@ -704,7 +723,7 @@ func (s Schedule) Validate() error {
 
 // Running reports whether the schedule wants the resource running at t.
 func (s Schedule) Running(t time.Time) bool {
-	loc, err := time.LoadLocation(s.TimeZone)
+	loc, err := loadZone(s.TimeZone)
 	if err != nil {
 		return true // an invalid schedule never stops anything
 	}
@@ -761,7 +780,7 @@ func (s Schedule) HolidaysOff(now time.Time) int {
 	if s.Holidays == "" || s.Validate() != nil {
 		return 0
 	}
-	loc, _ := time.LoadLocation(s.TimeZone)
+	loc, _ := loadZone(s.TimeZone)
 	days, _ := s.days()
 	from := now.In(loc).AddDate(-1, 0, 0)
 	n := 0

@@ -25,6 +25,7 @@ type planner struct {
 
 	sizes   map[sizeKey][]domain.Price // VM sizes per cloud and region, sorted by price then SKU
 	zones   map[string]bool            // time zone names already checked
+	locs    map[string]*time.Location  // time zones loaded, nil when they do not load
 	scratch []float64                  // reused by domain.Summarize
 
 	resources  int
@@ -89,6 +90,7 @@ func newPlanner(req Request) *planner {
 		minSavings: domain.FromFloat(req.Policy.MinMonthlySavings, req.Policy.Currency).Micros,
 		sizes:      map[sizeKey][]domain.Price{},
 		zones:      map[string]bool{},
+		locs:       map[string]*time.Location{},
 		place:      newPlacer(req.Policy),
 	}
 }
@@ -302,8 +304,7 @@ func (p *planner) addSeries(st *snapshotState, s domain.Series) {
 	if s.Metric == domain.MetricCPU && !p.pol.Schedules.FixedOnly {
 		if env, nonProd := p.nonProduction(e.res.Tags); nonProd && env != "" {
 			sched, _ := p.scheduleFor(&e.res)
-			loc, err := time.LoadLocation(sched.TimeZone)
-			if err == nil {
+			if loc := p.location(sched.TimeZone); loc != nil {
 				// A 14-day window with a few gaps holds a little under two weeks.
 				w, why, ok := offhours.Detect(s, loc, offhours.Options{MinWeeks: 1.5})
 				e.vm.window, e.vm.windowWhy = nil, why
@@ -313,6 +314,20 @@ func (p *planner) addSeries(st *snapshotState, s domain.Series) {
 			}
 		}
 	}
+}
+
+// location returns the loaded time zone name, nil when it does not
+// load; zones are loaded once per run.
+func (p *planner) location(name string) *time.Location {
+	if loc, ok := p.locs[name]; ok {
+		return loc
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		loc = nil
+	}
+	p.locs[name] = loc
+	return loc
 }
 
 // skip records a finding.
