@@ -39,7 +39,7 @@ func (s *vmSnapshot) Resources(ctx context.Context, fn func(domain.Resource) err
 	for i := range s.n {
 		tags := map[string]string{"cloudtrim-optin": "true"}
 		if i%7 == 0 {
-			tags["env"] = "dev"
+			tags["env"], tags["tz"] = "dev", "Europe/Paris"
 		}
 		r := domain.Resource{Cloud: domain.AWS, Account: "111111111111", Region: "us-east-1", Kind: domain.KindVM,
 			ID: s.id(i), SKU: s.skus[i%len(s.skus)], State: domain.StateRunning, Tags: tags, CreatedAt: s.end.AddDate(-1, 0, 0)}
