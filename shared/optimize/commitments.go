@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -80,20 +81,11 @@ func (h *runHours) set(s domain.Series) {
 func (h *runHours) each(fn func(hour int64)) {
 	for w, word := range h.bits {
 		for word != 0 {
-			b := int64(63 - bitsLeading(word))
-			word &^= 1 << b
+			b := int64(bits.TrailingZeros64(word))
+			word &= word - 1 // clear the lowest set bit
 			fn(h.from + int64(w)*64 + b)
 		}
 	}
-}
-
-func bitsLeading(x uint64) int {
-	n := 0
-	for x&(1<<63) == 0 {
-		x <<= 1
-		n++
-	}
-	return n
 }
 
 // collectCommitments adds the snapshot's running VMs to their pools, as

@@ -24,7 +24,6 @@ type planner struct {
 	minSavings int64
 
 	sizes   map[sizeKey][]domain.Price // VM sizes per cloud and region, sorted by price then SKU
-	zones   map[string]bool            // time zone names already checked
 	locs    map[string]*time.Location  // time zones loaded, nil when they do not load
 	scratch []float64                  // reused by domain.Summarize
 
@@ -89,7 +88,6 @@ func newPlanner(req Request) *planner {
 		nonProd:    nonProd,
 		minSavings: domain.FromFloat(req.Policy.MinMonthlySavings, req.Policy.Currency).Micros,
 		sizes:      map[sizeKey][]domain.Price{},
-		zones:      map[string]bool{},
 		locs:       map[string]*time.Location{},
 		place:      newPlacer(req.Policy),
 	}

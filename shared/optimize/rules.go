@@ -254,16 +254,7 @@ func (p *planner) schedule(e *entry, env string) {
 // validZone reports whether tz names a loadable time zone other than
 // the host's local one.
 func (p *planner) validZone(tz string) bool {
-	if ok, seen := p.zones[tz]; seen {
-		return ok
-	}
-	ok := tz != "" && tz != "Local"
-	if ok {
-		_, err := time.LoadLocation(tz)
-		ok = err == nil
-	}
-	p.zones[tz] = ok
-	return ok
+	return tz != "" && tz != "Local" && p.location(tz) != nil
 }
 
 // decideOrphan proposes deleting unattached disks and old snapshots and
