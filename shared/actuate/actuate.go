@@ -412,17 +412,8 @@ func (a *Actuator) apply(ctx context.Context, prov Resources, act domain.Action,
 	}
 	obs := live.Observed()
 	skip := func(reason string) outcome { return outcome{status: domain.StatusSkipped, reason: reason, live: obs} }
-	if live.Incomplete != "" {
-		return skip("live resource could not be read completely: " + live.Incomplete)
-	}
-	if tag, ok := a.Policy.Protected(live.Tags); ok {
-		return skip("protected by tag " + tag)
-	}
-	if !a.Policy.OptedIn(live.Tags) {
-		return skip("not opted in: tag " + a.Policy.OptInTag + "=true is missing")
-	}
-	if reason, err := a.overridden(ctx, act, live, now); err != nil {
-		return outcome{err: fmt.Errorf("read override of %s: %w", act.Target, err), live: obs}
+	if reason, err := a.leaveAlone(ctx, act, live, now); err != nil {
+		return outcome{err: err, live: obs}
 	} else if reason != "" {
 		return skip(reason)
 	}
@@ -453,6 +444,27 @@ func (a *Actuator) apply(ctx context.Context, prov Resources, act domain.Action,
 	out := a.change(ctx, t, act, live, now)
 	out.mutated = t.mutated
 	return out
+}
+
+// leaveAlone says why the live resource must not be changed: it could
+// not be read completely, a protection tag is on it, the opt-in tag is
+// not, or its owner's override covers the action. An error is an
+// override that could not be read.
+func (a *Actuator) leaveAlone(ctx context.Context, act domain.Action, live domain.Resource, now time.Time) (string, error) {
+	if live.Incomplete != "" {
+		return "live resource could not be read completely: " + live.Incomplete, nil
+	}
+	if tag, ok := a.Policy.Protected(live.Tags); ok {
+		return "protected by tag " + tag, nil
+	}
+	if !a.Policy.OptedIn(live.Tags) {
+		return "not opted in: tag " + a.Policy.OptInTag + "=true is missing", nil
+	}
+	reason, err := a.overridden(ctx, act, live, now)
+	if err != nil {
+		return "", fmt.Errorf("read override of %s: %w", act.Target, err)
+	}
+	return reason, nil
 }
 
 // change makes the action's mutating calls and verifies them. Every
@@ -642,15 +654,21 @@ func (a *Actuator) finish(ctx context.Context, act domain.Action, prev *domain.A
 }
 
 func (a *Actuator) audit(ctx context.Context, act domain.Action, typ domain.AuditType, before, after domain.ResourceState, outcome string) error {
-	ev := domain.AuditEvent{
-		Version: domain.AuditVersion, At: a.now(), Type: typ, Actor: "actuator:" + a.Worker,
-		PlanID: act.PlanID, ActionID: act.ID, ActionHash: act.Hash(), ActionKind: act.Kind, Target: act.Target,
-		Before: before, After: after, DryRun: a.DryRun, Outcome: outcome,
-	}
+	ev := a.auditEvent("actuator:", act, typ, before, after, outcome)
 	if typ == domain.AuditApplyDone {
 		ev.Savings = act.MonthlySavings
 	}
 	return a.Records.AppendAudit(ctx, ev)
+}
+
+// auditEvent is the audit record of act by this worker, in the role
+// named by actor ("actuator:", "scheduler:").
+func (a *Actuator) auditEvent(actor string, act domain.Action, typ domain.AuditType, before, after domain.ResourceState, outcome string) domain.AuditEvent {
+	return domain.AuditEvent{
+		Version: domain.AuditVersion, At: a.now(), Type: typ, Actor: actor + a.Worker,
+		PlanID: act.PlanID, ActionID: act.ID, ActionHash: act.Hash(), ActionKind: act.Kind, Target: act.Target,
+		Before: before, After: after, DryRun: a.DryRun, Outcome: outcome,
+	}
 }
 
 // inProgress reports whether obs is a state an interrupted earlier

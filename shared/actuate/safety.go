@@ -75,18 +75,27 @@ type deferral struct{ reason string }
 
 func (d *deferral) Error() string { return d.reason }
 
-// halted checks the kill switch: the host's flag, then the lake's
-// document. An unreadable document counts as engaged. When it stops
-// act, the deferral is audited and the Defer result returned.
-func (a *Actuator) halted(ctx context.Context, act domain.Action) (Result, bool) {
-	reason := ""
+// killSwitch returns why the kill switch stops actuation, "" when it
+// does not: the host's flag, then the lake's document. An unreadable
+// document counts as engaged.
+func (a *Actuator) killSwitch(ctx context.Context) string {
 	if a.KillSwitch {
-		reason = "kill switch engaged by the host's environment (CLOUDTRIM_KILL_SWITCH)"
-	} else if ks, err := a.Records.KillSwitch(ctx); err != nil {
-		reason = "kill switch state cannot be read, so it counts as engaged: " + err.Error()
-	} else if ks.Engaged {
-		reason = ks.String()
+		return "kill switch engaged by the host's environment (CLOUDTRIM_KILL_SWITCH)"
 	}
+	ks, err := a.Records.KillSwitch(ctx)
+	switch {
+	case err != nil:
+		return "kill switch state cannot be read, so it counts as engaged: " + err.Error()
+	case ks.Engaged:
+		return ks.String()
+	}
+	return ""
+}
+
+// halted checks the kill switch. When it stops act, the deferral is
+// audited and the Defer result returned.
+func (a *Actuator) halted(ctx context.Context, act domain.Action) (Result, bool) {
+	reason := a.killSwitch(ctx)
 	if reason == "" {
 		return Result{}, false
 	}

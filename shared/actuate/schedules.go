@@ -67,14 +67,17 @@ func AppliedSchedules(ctx context.Context, src ScheduleSource) ([]domain.Action,
 
 // EnforceReport is what one Enforce run did.
 type EnforceReport struct {
-	Started, Stopped, Unchanged int
+	Started   int `json:"started"`
+	Stopped   int `json:"stopped"`
+	Unchanged int `json:"unchanged"`
 	// Halted is the kill switch's reason when it stopped the run.
-	Halted string
+	Halted string `json:"halted,omitempty"`
 	// Skipped and Failed say, per VM, why it was left alone or what went
 	// wrong ("<id>: <reason>").
-	Skipped, Failed []string
+	Skipped []string `json:"skipped,omitempty"`
+	Failed  []string `json:"failed,omitempty"`
 	// DryRun says the changes were only reported.
-	DryRun bool
+	DryRun bool `json:"dry_run"`
 }
 
 // Enforce starts the scheduled VMs whose window is open and stops those
@@ -88,15 +91,7 @@ type EnforceReport struct {
 // run changes nothing twice; a dry run makes no change.
 func (a *Actuator) Enforce(ctx context.Context, schedules []domain.Action) (EnforceReport, error) {
 	rep := EnforceReport{DryRun: a.DryRun}
-	if a.KillSwitch {
-		rep.Halted = "kill switch engaged by the host's environment (CLOUDTRIM_KILL_SWITCH)"
-		return rep, nil
-	}
-	if ks, err := a.Records.KillSwitch(ctx); err != nil {
-		rep.Halted = "kill switch state cannot be read, so it counts as engaged: " + err.Error()
-		return rep, nil
-	} else if ks.Engaged {
-		rep.Halted = ks.String()
+	if rep.Halted = a.killSwitch(ctx); rep.Halted != "" {
 		return rep, nil
 	}
 	now := a.now()
@@ -131,19 +126,9 @@ func (a *Actuator) enforce(ctx context.Context, act domain.Action, now time.Time
 		return "the VM no longer exists", nil
 	case err != nil:
 		return "", fmt.Errorf("re-read: %w", err)
-	case live.Incomplete != "":
-		return "live resource could not be read completely: " + live.Incomplete, nil
 	}
-	if tag, ok := a.Policy.Protected(live.Tags); ok {
-		return "protected by tag " + tag, nil
-	}
-	if !a.Policy.OptedIn(live.Tags) {
-		return "not opted in: tag " + a.Policy.OptInTag + "=true is missing", nil
-	}
-	if reason, err := a.overridden(ctx, act, live, now); err != nil {
-		return "", fmt.Errorf("read override: %w", err)
-	} else if reason != "" {
-		return reason, nil
+	if reason, err := a.leaveAlone(ctx, act, live, now); err != nil || reason != "" {
+		return reason, err
 	}
 	key, stored := storedTag(prov, ScheduleTag, act.Schedule.String())
 	if live.Tags[key] != stored {
@@ -195,9 +180,5 @@ func (a *Actuator) enforce(ctx context.Context, act domain.Action, now time.Time
 // auditTick records one scheduled start or stop. It carries no savings:
 // the schedule's savings were recorded once, when it was applied.
 func (a *Actuator) auditTick(ctx context.Context, act domain.Action, typ domain.AuditType, before, after domain.ResourceState, outcome string) error {
-	return a.Records.AppendAudit(ctx, domain.AuditEvent{
-		Version: domain.AuditVersion, At: a.now(), Type: typ, Actor: "scheduler:" + a.Worker,
-		PlanID: act.PlanID, ActionID: act.ID, ActionHash: act.Hash(), ActionKind: act.Kind, Target: act.Target,
-		Before: before, After: after, DryRun: a.DryRun, Outcome: outcome,
-	})
+	return a.Records.AppendAudit(ctx, a.auditEvent("scheduler:", act, typ, before, after, outcome))
 }

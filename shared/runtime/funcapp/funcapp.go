@@ -287,17 +287,11 @@ type Message struct {
 // deferred (sent again HoldDelay later as a fresh message, so a wait
 // never counts towards the platform's attempt limit). An error leaves the
 // message for redelivery.
-// ScheduleReport is the response of a schedules run.
+// ScheduleReport is the response of a schedules run: how many applied
+// schedules the host's cloud and scope hold, and what Enforce did.
 type ScheduleReport struct {
 	Schedules int `json:"schedules"`
-	Started   int `json:"started"`
-	Stopped   int `json:"stopped"`
-	Unchanged int `json:"unchanged"`
-	// Halted is the kill switch's reason when it stopped the run.
-	Halted  string   `json:"halted,omitempty"`
-	Skipped []string `json:"skipped,omitempty"`
-	Failed  []string `json:"failed,omitempty"`
-	DryRun  bool     `json:"dry_run"`
+	actuate.EnforceReport
 }
 
 // EnforceSchedules keeps the VMs of this cloud's applied schedules on
@@ -318,8 +312,7 @@ func (a *App) EnforceSchedules(ctx context.Context) (ScheduleReport, error) {
 	act := a.Pipe.Actuator(map[domain.Cloud]actuate.Resources{a.Cloud: a.Resources}, !a.Apply, a.Worker)
 	act.KillSwitch = a.KillSwitch
 	rep, err := act.Enforce(ctx, mine)
-	out := ScheduleReport{Schedules: len(mine), Started: rep.Started, Stopped: rep.Stopped, Unchanged: rep.Unchanged,
-		Halted: rep.Halted, Skipped: rep.Skipped, Failed: rep.Failed, DryRun: rep.DryRun}
+	out := ScheduleReport{Schedules: len(mine), EnforceReport: rep}
 	a.logger().InfoContext(ctx, "schedules enforced", "schedules", out.Schedules, "started", out.Started, "stopped", out.Stopped,
 		"unchanged", out.Unchanged, "skipped", len(out.Skipped), "failed", len(out.Failed), "halted", out.Halted != "", "dry_run", out.DryRun)
 	return out, err
