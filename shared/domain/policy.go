@@ -756,15 +756,24 @@ func (s Schedule) RunningFraction() float64 {
 		return 1 // an invalid schedule never stops anything
 	}
 	days, _ := s.days()
-	start, _ := clock(s.Start)
-	stop, _ := clock(s.Stop)
 	n := 0
 	for _, on := range days {
 		if on {
 			n++
 		}
 	}
-	return float64(n*(stop-start)) / float64(7*24*60)
+	return float64(n*s.DayMinutes()) / float64(7*24*60)
+}
+
+// DayMinutes returns how long the schedule keeps a resource running on
+// each of its days, in minutes; 0 for a malformed schedule.
+func (s Schedule) DayMinutes() int {
+	start, err1 := clock(s.Start)
+	stop, err2 := clock(s.Stop)
+	if err1 != nil || err2 != nil || stop <= start {
+		return 0
+	}
+	return stop - start
 }
 
 func (s Schedule) String() string {

@@ -5,7 +5,6 @@ import (
 	"maps"
 	"math"
 	"strings"
-	"time"
 
 	"github.com/cloudtrim/cloudtrim/shared/domain"
 	"github.com/cloudtrim/cloudtrim/shared/holiday"
@@ -209,9 +208,7 @@ func (p *planner) schedule(e *entry, env string) {
 	// window's hours on the holidays of the last year that fall on its
 	// running days, spread over the year.
 	const weekMinutes, yearMinutes = 7 * 24 * 60, 525960 // 365.25 days
-	start, _ := time.Parse("15:04", sched.Start)
-	stop, _ := time.Parse("15:04", sched.Stop)
-	dayMinutes := int64(stop.Sub(start).Minutes())
+	dayMinutes := int64(sched.DayMinutes())
 	dayHours := float64(dayMinutes) / 60
 	holidays := sched.HolidaysOff(p.req.Now)
 	on := int64(math.Round(sched.RunningFraction() * weekMinutes))
