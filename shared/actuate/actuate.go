@@ -511,6 +511,8 @@ func (a *Actuator) change(ctx context.Context, prov Resources, act domain.Action
 		return a.verifyGone(ctx, prov, act)
 	case domain.ActionRetypeDisk:
 		return a.retype(ctx, prov, act, live, token)
+	case domain.ActionTierStorage:
+		return a.tier(ctx, prov, act, live, token)
 	case domain.ActionDeleteSnapshot:
 		if err := prov.Delete(ctx, act.Target, token+"/delete"); err != nil {
 			return outcomeOf(err, "delete snapshot")
@@ -564,6 +566,22 @@ func (a *Actuator) retype(ctx context.Context, prov Resources, act domain.Action
 		}
 	}
 	return a.verify(ctx, prov, act, func(r domain.Resource) bool { return r.SKU == want })
+}
+
+// tier sets cloudtrim's lifecycle rule on a bucket and verifies that the
+// bucket reports it; a bucket that already has it is done.
+func (a *Actuator) tier(ctx context.Context, prov Resources, act domain.Action, live domain.Resource, token string) outcome {
+	rule, err := domain.ParseTierRule(act.After.Tiering)
+	if err != nil || rule.IsZero() {
+		return outcome{status: domain.StatusFailed, reason: fmt.Sprintf("tier_storage action without a lifecycle rule: %v", err), live: live.Observed()}
+	}
+	want := rule.String()
+	if live.Tiering != want {
+		if err := prov.SetTiering(ctx, act.Target, rule, token+"/tier"); err != nil {
+			return outcomeOf(err, "set lifecycle rule")
+		}
+	}
+	return a.verify(ctx, prov, act, func(r domain.Resource) bool { return r.Tiering == want })
 }
 
 func (a *Actuator) rollback(ctx context.Context, prov Resources, act domain.Action, token string, cause error) outcome {
@@ -679,6 +697,8 @@ func inProgress(act domain.Action, obs domain.ResourceState) bool {
 		return obs.SKU == act.Before.SKU || obs.SKU == act.After.SKU
 	case domain.ActionStop, domain.ActionSchedule:
 		return obs.SKU == act.Before.SKU
+	case domain.ActionTierStorage:
+		return obs.Tiering == act.Before.Tiering || obs.Tiering == act.After.Tiering
 	}
 	return false
 }
@@ -707,6 +727,8 @@ func describe(act domain.Action) string {
 		return "delete snapshot " + act.Target.ID
 	case domain.ActionRetypeDisk:
 		return "change disk " + act.Target.ID + " from " + act.Before.SKU + " to " + act.After.SKU
+	case domain.ActionTierStorage:
+		return "set lifecycle rule " + act.After.Tiering + " on bucket " + act.Target.ID
 	}
 	return string(act.Kind) + " " + act.Target.ID
 }

@@ -38,6 +38,11 @@ func gp2(id string) domain.Resource {
 	return r
 }
 
+func bucket(id string) domain.Resource {
+	return domain.Resource{Cloud: domain.AWS, Account: "111111111111", Region: "us-east-1", Kind: domain.KindBucket,
+		ID: id, SKU: "STANDARD", State: domain.StateAvailable, SizeGiB: 1000, Tiering: domain.TieringNone, Tags: optIn}
+}
+
 func action(kind domain.ActionKind, r domain.Resource, after domain.ResourceState) domain.Action {
 	return domain.Action{ID: domain.ActionID(kind, r.Ref()), PlanID: "plan-1", Kind: kind, Target: r.Ref(),
 		Before: r.Observed(), After: after, Tags: r.Tags, MonthlySavings: domain.USD(50_000_000)}
@@ -249,6 +254,13 @@ func TestApplyEachKind(t *testing.T) {
 			func(t *testing.T, c *fakeCloud) {
 				if r := c.resources["vol-2"]; r.SKU != "gp3" || r.AttachedTo != "i-9" {
 					t.Errorf("after retype vol-2 = %s attached to %q; want gp3 still attached to i-9", r.SKU, r.AttachedTo)
+				}
+			}},
+		{"tier storage", bucket("logs"), domain.ActionTierStorage,
+			domain.ResourceState{SKU: "STANDARD", State: domain.StateAvailable, SizeGiB: 1000, Tiering: "GLACIER_IR@30d"}, nil, []string{"tier logs"},
+			func(t *testing.T, c *fakeCloud) {
+				if r := c.resources["logs"]; r.Tiering != "GLACIER_IR@30d" {
+					t.Errorf("after tier logs: tiering %q; want GLACIER_IR@30d", r.Tiering)
 				}
 			}},
 	}

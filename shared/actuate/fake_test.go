@@ -127,6 +127,19 @@ func (f *fakeCloud) Retype(ctx context.Context, ref domain.ResourceRef, sku, tok
 	})
 }
 
+func (f *fakeCloud) SetTiering(ctx context.Context, ref domain.ResourceRef, rule domain.TierRule, token string) error {
+	return f.mutate("tier", ref, token, func(r *domain.Resource) error {
+		if r.Kind != domain.KindBucket {
+			return fmt.Errorf("tier %s: %w: not a bucket", ref.ID, domain.ErrInvalid)
+		}
+		r.Tiering = domain.TieringNone
+		if !rule.IsZero() {
+			r.Tiering = rule.String()
+		}
+		return nil
+	})
+}
+
 func (f *fakeCloud) Snapshot(ctx context.Context, ref domain.ResourceRef, tags map[string]string, token string) (string, error) {
 	err := f.mutate("snapshot", ref, token, func(r *domain.Resource) error {
 		f.snapshots++

@@ -183,6 +183,13 @@ func (c *crashingCloud) Retype(ctx context.Context, ref domain.ResourceRef, sku,
 	return c.after(c.Resources.Retype(ctx, ref, sku, token))
 }
 
+func (c *crashingCloud) SetTiering(ctx context.Context, ref domain.ResourceRef, rule domain.TierRule, token string) error {
+	if c.p.dead() {
+		return errCrashed
+	}
+	return c.after(c.Resources.SetTiering(ctx, ref, rule, token))
+}
+
 func (c *crashingCloud) Resize(ctx context.Context, ref domain.ResourceRef, sku, token string) error {
 	if c.p.dead() {
 		return errCrashed
@@ -253,6 +260,11 @@ func onceCases() []onceCase {
 			after.SKU = "gp3"
 			return action(domain.ActionRetypeDisk, r, after)
 		}, []string{"retype vol-2"}},
+		{"tier storage", bucket("logs"), func(r domain.Resource) domain.Action {
+			after := r.Observed()
+			after.Tiering = "STANDARD_IA@30d"
+			return action(domain.ActionTierStorage, r, after)
+		}, []string{"tier logs"}},
 	}
 }
 

@@ -31,6 +31,12 @@ type Resources interface {
 	// the type of a disk in place returns an error wrapping
 	// domain.ErrUnsupported.
 	Retype(ctx context.Context, ref domain.ResourceRef, sku, token string) error
+	// SetTiering sets cloudtrim's lifecycle rule (domain.TierRuleID) on
+	// a bucket: objects of its hot class older than rule.AfterDays move
+	// to rule.Class. Every other lifecycle rule of the bucket is kept as
+	// it is. A zero rule removes cloudtrim's rule. Get reports the
+	// result in Resource.Tiering.
+	SetTiering(ctx context.Context, ref domain.ResourceRef, rule domain.TierRule, token string) error
 	// Snapshot takes a snapshot of a disk, tagged with tags, and returns
 	// its ID.
 	Snapshot(ctx context.Context, ref domain.ResourceRef, tags map[string]string, token string) (string, error)

@@ -334,6 +334,11 @@ func (t *tracker) Retype(ctx context.Context, ref domain.ResourceRef, sku, token
 	return t.Resources.Retype(ctx, ref, sku, token)
 }
 
+func (t *tracker) SetTiering(ctx context.Context, ref domain.ResourceRef, rule domain.TierRule, token string) error {
+	t.mutated = true
+	return t.Resources.SetTiering(ctx, ref, rule, token)
+}
+
 func (t *tracker) Snapshot(ctx context.Context, ref domain.ResourceRef, tags map[string]string, token string) (string, error) {
 	t.mutated = true
 	return t.Resources.Snapshot(ctx, ref, tags, token)

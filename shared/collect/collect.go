@@ -170,12 +170,16 @@ func (c *Collector) Run(ctx context.Context, req Request) (Result, error) {
 // only sink errors and cancellation abort the run.
 func (c *Collector) scope(ctx context.Context, sink Sink, sc Scope, window Window, step time.Duration, res *Result) (ScopeStatus, error) {
 	st := ScopeStatus{Account: sc.Account, Region: sc.Region, Status: ScopeOK}
-	var vms []string
+	var vms, buckets []string
 	var sinkErr error
 	err := c.Provider.Resources(ctx, sc, func(page []domain.Resource) error {
 		for _, r := range page {
-			if r.Kind == domain.KindVM && r.Incomplete == "" {
+			switch {
+			case r.Incomplete != "":
+			case r.Kind == domain.KindVM:
 				vms = append(vms, r.ID)
+			case r.Kind == domain.KindBucket:
+				buckets = append(buckets, r.ID)
 			}
 		}
 		if err := sink.WriteResources(ctx, page); err != nil {
@@ -214,28 +218,46 @@ func (c *Collector) scope(ctx context.Context, sink Sink, sc Scope, window Windo
 		buf = buf[:0]
 		return err
 	}
-	for i := 0; i < len(vms); i += batch {
-		ids := vms[i:min(i+batch, len(vms))]
-		err := c.Provider.Series(ctx, sc, ids, window, step, func(s domain.Series) error {
-			buf = append(buf, s)
-			if len(buf) == cap(buf) {
-				if err := flush(); err != nil {
-					sinkErr = err
-					return err
-				}
+	emit := func(s domain.Series) error {
+		buf = append(buf, s)
+		if len(buf) == cap(buf) {
+			if err := flush(); err != nil {
+				sinkErr = err
+				return err
 			}
-			return nil
-		})
-		if sinkErr != nil {
-			return st, fmt.Errorf("collect %s/%s: write series: %w", sc.Account, sc.Region, sinkErr)
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return st, fmt.Errorf("collect %s/%s: %w", sc.Account, sc.Region, err)
+		return nil
+	}
+	// read asks for the series of ids in batches; a provider error makes
+	// the scope partial, naming what (utilization, bucket usage) failed.
+	read := func(what string, ids []string, call func(ids []string) error) (bool, error) {
+		for i := 0; i < len(ids); i += batch {
+			err := call(ids[i:min(i+batch, len(ids))])
+			if sinkErr != nil {
+				return false, fmt.Errorf("collect %s/%s: write series: %w", sc.Account, sc.Region, sinkErr)
 			}
-			st.Status = ScopePartial
-			st.Error = "utilization: " + err.Error()
-			break
+			if err != nil {
+				if ctx.Err() != nil {
+					return false, fmt.Errorf("collect %s/%s: %w", sc.Account, sc.Region, err)
+				}
+				st.Status = ScopePartial
+				st.Error = what + ": " + err.Error()
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+	ok, err := read("utilization", vms, func(ids []string) error {
+		return c.Provider.Series(ctx, sc, ids, window, step, emit)
+	})
+	if err != nil {
+		return st, err
+	}
+	if bu, isBU := c.Provider.(BucketUsage); isBU && ok {
+		if _, err := read("bucket usage", buckets, func(ids []string) error {
+			return bu.BucketSeries(ctx, sc, ids, window, emit)
+		}); err != nil {
+			return st, err
 		}
 	}
 	if err := flush(); err != nil {

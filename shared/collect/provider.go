@@ -45,6 +45,20 @@ type Utilization interface {
 	Series(ctx context.Context, scope Scope, vmIDs []string, window Window, step time.Duration, fn func(domain.Series) error) error
 }
 
+// BucketUsage reads object storage usage; a provider that does not
+// implement it yields buckets without series, and the optimizer reports
+// their access pattern as unknown.
+type BucketUsage interface {
+	// BucketSeries calls fn with the series of the given buckets over
+	// window, at the step the cloud keeps them (a day): stored bytes and
+	// objects of the hot class (domain.MetricStoredBytes,
+	// MetricObjects) and, where the bucket's request metrics are
+	// available, read requests and bytes read per second
+	// (MetricReadRequests, MetricReadBytes). Metrics a bucket does not
+	// report are absent, not zero.
+	BucketSeries(ctx context.Context, scope Scope, bucketIDs []string, window Window, fn func(domain.Series) error) error
+}
+
 // Costs reads cost data.
 type Costs interface {
 	// CostRows calls fn with pages of FOCUS rows for account whose charge

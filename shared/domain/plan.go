@@ -24,10 +24,11 @@ const (
 	ActionReleaseIP      ActionKind = "release_ip"      // release an unassociated address
 	ActionDeleteSnapshot ActionKind = "delete_snapshot" // delete an old snapshot
 	ActionRetypeDisk     ActionKind = "retype_disk"     // change a disk's type in place (gp2 to gp3, Premium to Standard SSD)
+	ActionTierStorage    ActionKind = "tier_storage"    // move a bucket's older objects to a cheaper storage class by a lifecycle rule
 )
 
 // ActionKinds lists every action kind in report order.
-var ActionKinds = []ActionKind{ActionRightsize, ActionStop, ActionSchedule, ActionDeleteDisk, ActionReleaseIP, ActionDeleteSnapshot, ActionRetypeDisk}
+var ActionKinds = []ActionKind{ActionRightsize, ActionStop, ActionSchedule, ActionDeleteDisk, ActionReleaseIP, ActionDeleteSnapshot, ActionRetypeDisk, ActionTierStorage}
 
 // Risk grades how much can go wrong when an action is applied.
 type Risk string

@@ -333,12 +333,37 @@ type RightsizePolicy struct {
 	SameFamily bool `json:"same_family,omitempty"`
 }
 
-// StoragePolicy configures disk type downgrades.
+// StoragePolicy configures disk type downgrades and object storage
+// class changes.
 type StoragePolicy struct {
 	Enabled bool `json:"enabled"`
 	// MaxThroughputPercent is the share of the cheaper type's baseline
 	// throughput the observed p99 may use; the rest is headroom.
 	MaxThroughputPercent float64 `json:"max_throughput_percent"`
+	// Tiering configures lifecycle transitions of buckets to cheaper
+	// storage classes.
+	Tiering TieringPolicy `json:"tiering"`
+}
+
+// TieringPolicy configures object storage class changes: a lifecycle
+// rule moving a bucket's objects older than AfterDays from its hot class
+// to the cheaper online class that its observed reads make cheapest.
+type TieringPolicy struct {
+	Enabled bool `json:"enabled"`
+	// AfterDays is the age at which objects move (30).
+	AfterDays int `json:"after_days"`
+	// MinDays is how many days of stored-bytes and read-request metrics a
+	// bucket needs before a change is proposed (7): without them its
+	// access pattern is not known.
+	MinDays int `json:"min_days"`
+	// AmortizeMonths spreads the one-off transition charges over this
+	// many months of savings (12).
+	AmortizeMonths int `json:"amortize_months"`
+	// MaxShrinkPercent: a bucket whose hot bytes fell by more than this
+	// over the window deletes objects, and moved objects deleted before
+	// the cheaper class's minimum duration are charged for the rest of
+	// it; such a bucket is left alone (5).
+	MaxShrinkPercent float64 `json:"max_shrink_percent"`
 }
 
 // CommitmentPolicy configures the advisory commitment purchases made
@@ -471,7 +496,8 @@ func DefaultPolicy() Policy {
 		Rightsize: RightsizePolicy{Enabled: true, CPUPercentile: 95, MemoryPercentile: 99,
 			TargetCPUPercent: 70, TargetMemoryPercent: 80, MinDataHours: 30, MinConfidence: 0.5,
 			StableRuns: 3, RunIntervalHours: 24},
-		Storage: StoragePolicy{Enabled: true, MaxThroughputPercent: 80},
+		Storage: StoragePolicy{Enabled: true, MaxThroughputPercent: 80,
+			Tiering: TieringPolicy{Enabled: true, AfterDays: 30, MinDays: 7, AmortizeMonths: 12, MaxShrinkPercent: 5}},
 		Commitments: CommitmentPolicy{Enabled: true, TermMonths: []int{12, 36}, LadderSteps: 3,
 			LadderIntervalMonths: 1, MinUtilizationPercent: 90},
 		Idle:    IdlePolicy{Enabled: true, CPUPercentile: 95, MaxCPUPercent: 5, MinDays: 7},
@@ -558,6 +584,19 @@ func (p Policy) Validate() error {
 	}
 	if err := pct("storage.max_throughput_percent", p.Storage.MaxThroughputPercent); err != nil {
 		return err
+	}
+	if t := p.Storage.Tiering; t.Enabled {
+		switch {
+		case t.AfterDays < 1 || t.AfterDays > 3650:
+			return bad("storage.tiering.after_days", "%d is not a number of days in 1..3650", t.AfterDays)
+		case t.MinDays < 1 || t.MinDays > 90:
+			return bad("storage.tiering.min_days", "%d is not a number of days in 1..90", t.MinDays)
+		case t.AmortizeMonths < 1 || t.AmortizeMonths > 60:
+			return bad("storage.tiering.amortize_months", "%d is not a number of months in 1..60", t.AmortizeMonths)
+		}
+		if err := pct("storage.tiering.max_shrink_percent", t.MaxShrinkPercent); err != nil {
+			return err
+		}
 	}
 	if err := p.Commitments.validate(bad); err != nil {
 		return err

@@ -51,3 +51,28 @@ func (p Price) MonthlyFor(sizeGiB int64) (Money, bool) {
 	}
 	return Money{}, false
 }
+
+// ObjectClass is the list price of one object storage class in one
+// region: storage per GiB-month, retrieval per GiB read, read requests
+// and lifecycle transitions into the class per 10,000, its minimum
+// storage duration and billable object size.
+type ObjectClass struct {
+	Cloud  Cloud  `json:"cloud"`
+	Region string `json:"region"`
+	// Class is the cloud's name of the class (STANDARD_IA, NEARLINE,
+	// Cool); Azure classes carry the account's redundancy (Hot_LRS).
+	Class string `json:"class"`
+	// Hot marks the class new objects land in, the one a transition
+	// moves objects out of.
+	Hot              bool  `json:"hot,omitempty"`
+	GiBMonth         Money `json:"gib_month"`
+	RetrievalPerGiB  Money `json:"retrieval_per_gib"`
+	ReadsPer10k      Money `json:"reads_per_10k"`
+	TransitionPer10k Money `json:"transition_per_10k"`
+	MinDays          int   `json:"min_days,omitempty"`
+	MinObjectKiB     int   `json:"min_object_kib,omitempty"`
+	// RuleClass is the class name a lifecycle rule uses (Cool for
+	// Cool_LRS); empty means Class.
+	RuleClass string `json:"rule_class,omitempty"`
+	Source    string `json:"source"`
+}

@@ -37,6 +37,9 @@ const (
 	KindDisk     Kind = "disk"
 	KindIP       Kind = "ip"
 	KindSnapshot Kind = "snapshot"
+	// KindBucket is an object store: an S3 bucket, a Cloud Storage
+	// bucket, an Azure storage account's blob service.
+	KindBucket Kind = "bucket"
 )
 
 // Resource states, normalised across clouds.
@@ -73,7 +76,11 @@ type Resource struct {
 	CreatedAt  time.Time         `json:"created_at"`
 	SizeGiB    int64             `json:"size_gib,omitempty"`    // disks and snapshots
 	AttachedTo string            `json:"attached_to,omitempty"` // disk or IP → VM ID; snapshot → source disk
-	Incomplete string            `json:"incomplete,omitempty"`
+	// Tiering is a bucket's lifecycle transitions: TieringNone, the rule
+	// cloudtrim set (TierRule.String), or TieringCustom. Empty for
+	// other kinds.
+	Tiering    string `json:"tiering,omitempty"`
+	Incomplete string `json:"incomplete,omitempty"`
 }
 
 // Ref returns the reference that names r.
@@ -83,7 +90,7 @@ func (r Resource) Ref() ResourceRef {
 
 // Observed returns the properties of r that an action is bound to.
 func (r Resource) Observed() ResourceState {
-	return ResourceState{SKU: r.SKU, State: r.State, SizeGiB: r.SizeGiB, AttachedTo: r.AttachedTo}
+	return ResourceState{SKU: r.SKU, State: r.State, SizeGiB: r.SizeGiB, AttachedTo: r.AttachedTo, Tiering: r.Tiering}
 }
 
 // Validate reports the first missing or malformed field of r.
@@ -122,6 +129,7 @@ type ResourceState struct {
 	State      string `json:"state,omitempty"`
 	SizeGiB    int64  `json:"size_gib,omitempty"`
 	AttachedTo string `json:"attached_to,omitempty"`
+	Tiering    string `json:"tiering,omitempty"`
 }
 
 // Diff lists the fields in which live differs from s, or nil when they
@@ -136,6 +144,9 @@ func (s ResourceState) Diff(live ResourceState) []string {
 	}
 	if s.SizeGiB != 0 && s.SizeGiB != live.SizeGiB {
 		d = append(d, fmt.Sprintf("size %d GiB, approved %d GiB", live.SizeGiB, s.SizeGiB))
+	}
+	if s.Tiering != "" && s.Tiering != live.Tiering {
+		d = append(d, fmt.Sprintf("lifecycle transitions %q, approved %q", live.Tiering, s.Tiering))
 	}
 	if s.AttachedTo != live.AttachedTo {
 		d = append(d, fmt.Sprintf("attached to %q, approved %q", live.AttachedTo, s.AttachedTo))

@@ -208,3 +208,22 @@ func TestKnownCurrency(t *testing.T) {
 		}
 	}
 }
+
+func TestTieringDiffAndRule(t *testing.T) {
+	approved := domain.ResourceState{SKU: "STANDARD", State: domain.StateAvailable, Tiering: domain.TieringNone}
+	if d := approved.Diff(domain.ResourceState{SKU: "STANDARD", State: domain.StateAvailable, Tiering: domain.TieringCustom}); len(d) != 1 || !strings.Contains(d[0], "lifecycle transitions") {
+		t.Errorf("Diff with owners' transitions added = %q; want one lifecycle difference", d)
+	}
+	if d := (domain.ResourceState{SKU: "gp2"}).Diff(domain.ResourceState{SKU: "gp2", Tiering: "x"}); d != nil {
+		t.Errorf("Diff of a state without tiering = %q; want none", d)
+	}
+	r, err := domain.ParseTierRule("GLACIER_IR@30d")
+	if err != nil || r != (domain.TierRule{Class: "GLACIER_IR", AfterDays: 30}) || r.String() != "GLACIER_IR@30d" {
+		t.Errorf("domain.ParseTierRule(GLACIER_IR@30d) = %+v, %v", r, err)
+	}
+	for _, bad := range []string{"", "none", "@30d", "COOL@30", "COOL@-1d", "CO OL@3d", "COOL@99999d"} {
+		if _, err := domain.ParseTierRule(bad); !errors.Is(err, domain.ErrInvalid) {
+			t.Errorf("domain.ParseTierRule(%q) = %v; want domain.ErrInvalid", bad, err)
+		}
+	}
+}

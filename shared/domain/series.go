@@ -19,6 +19,14 @@ const (
 	MetricNetOut    Metric = "network_out_bytes_per_s"
 	MetricDiskRead  Metric = "disk_read_bytes_per_s"
 	MetricDiskWrite Metric = "disk_write_bytes_per_s"
+	// Buckets, usually at a one-day step. Stored bytes and objects are
+	// those of the bucket's hot class (S3 Standard, Cloud Storage
+	// Standard, Azure Hot), the data a lifecycle transition would move;
+	// reads count every read request and byte served from the bucket.
+	MetricStoredBytes  Metric = "stored_bytes"
+	MetricObjects      Metric = "object_count"
+	MetricReadRequests Metric = "read_requests_per_s"
+	MetricReadBytes    Metric = "read_bytes_per_s"
 )
 
 // Series is a utilization time series at a fixed step. Values[i] is the

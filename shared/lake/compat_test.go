@@ -44,3 +44,34 @@ func TestCostsV1FilesStillRead(t *testing.T) {
 		t.Errorf("v1 row has v2 columns filled: %+v", r)
 	}
 }
+
+// resourceRowV1 is the resources table as cloudtrim.resources/v1 wrote it.
+type resourceRowV1 struct {
+	Cloud      string `parquet:"cloud,dict"`
+	Kind       string `parquet:"kind,dict"`
+	ID         string `parquet:"id"`
+	SKU        string `parquet:"sku,dict"`
+	AttachedTo string `parquet:"attached_to"`
+	Incomplete string `parquet:"incomplete"`
+}
+
+// TestResourcesV1FilesStillRead checks that a resources file written
+// before the tiering column existed decodes, tiering empty.
+func TestResourcesV1FilesStillRead(t *testing.T) {
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[resourceRowV1](&buf)
+	if _, err := w.Write([]resourceRowV1{{Cloud: "aws", Kind: "disk", ID: "vol-1", SKU: "gp2", AttachedTo: "i-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var got []resourceRow
+	n, err := decodeRows(buf.Bytes(), make([]resourceRow, 4), func(r *resourceRow) error { got = append(got, *r); return nil })
+	if err != nil || n != 1 {
+		t.Fatalf("decodeRows(v1 file) = %d rows, %v; want 1 row", n, err)
+	}
+	if r := got[0].domain(); r.ID != "vol-1" || r.SKU != "gp2" || r.AttachedTo != "i-1" || r.Tiering != "" {
+		t.Errorf("v1 row read as %+v", r)
+	}
+}

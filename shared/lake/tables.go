@@ -17,7 +17,7 @@ const (
 // Schema versions of the tables. A reader rejects a snapshot holding a
 // table whose schema version it does not know.
 const (
-	ResourcesSchema   = "cloudtrim.resources/v1"
+	ResourcesSchema   = "cloudtrim.resources/v2"
 	UtilizationSchema = "cloudtrim.utilization/v1"
 	CostsSchema       = "cloudtrim.costs/v2"
 )
@@ -27,9 +27,13 @@ const (
 // read as empty).
 const costsSchemaV1 = "cloudtrim.costs/v1"
 
+// resourcesSchemaV1 is the resources schema before buckets' tiering
+// column; its files still read (tiering reads as empty).
+const resourcesSchemaV1 = "cloudtrim.resources/v1"
+
 // readableSchemas lists, per table, older schema versions this code still
 // reads.
-var readableSchemas = map[string][]string{TableCosts: {costsSchemaV1}}
+var readableSchemas = map[string][]string{TableCosts: {costsSchemaV1}, TableResources: {resourcesSchemaV1}}
 
 // tableSchemas maps each table to the schema version this code writes
 // and reads.
@@ -54,13 +58,14 @@ type resourceRow struct {
 	SizeGiB    int64             `parquet:"size_gib"`
 	AttachedTo string            `parquet:"attached_to"`
 	Incomplete string            `parquet:"incomplete"`
+	Tiering    string            `parquet:"tiering,optional,dict"`
 }
 
 func toResourceRow(r domain.Resource) resourceRow {
 	row := resourceRow{
 		Cloud: string(r.Cloud), Account: r.Account, Region: r.Region, Kind: string(r.Kind),
 		ID: r.ID, Name: r.Name, SKU: r.SKU, State: r.State, Tags: r.Tags,
-		SizeGiB: r.SizeGiB, AttachedTo: r.AttachedTo, Incomplete: r.Incomplete,
+		SizeGiB: r.SizeGiB, AttachedTo: r.AttachedTo, Incomplete: r.Incomplete, Tiering: r.Tiering,
 	}
 	if !r.CreatedAt.IsZero() {
 		t := r.CreatedAt.UTC()
@@ -73,7 +78,7 @@ func (row *resourceRow) domain() domain.Resource {
 	r := domain.Resource{
 		Cloud: domain.Cloud(row.Cloud), Account: row.Account, Region: row.Region, Kind: domain.Kind(row.Kind),
 		ID: row.ID, Name: row.Name, SKU: row.SKU, State: row.State, Tags: row.Tags,
-		SizeGiB: row.SizeGiB, AttachedTo: row.AttachedTo, Incomplete: row.Incomplete,
+		SizeGiB: row.SizeGiB, AttachedTo: row.AttachedTo, Incomplete: row.Incomplete, Tiering: row.Tiering,
 	}
 	if len(r.Tags) == 0 {
 		r.Tags = nil

@@ -55,6 +55,9 @@ type Request struct {
 	// Commitments gives the commitment rates of VM sizes; nil leaves only
 	// the policy's commitments.discounts.
 	Commitments CommitmentRates
+	// ObjectClasses gives object storage class prices; nil leaves buckets
+	// without a class change, saying so.
+	ObjectClasses ObjectClasses
 	// Logger receives a summary per snapshot and per run; nil discards.
 	Logger *slog.Logger
 }

@@ -49,7 +49,8 @@ type entry struct {
 	excluded bool
 	bill     []bill   // one per billing currency, usually one
 	vm       *vmUsage // running VMs with series only
-	billed   bool     // a usage row named it (also when excluded)
+	bucket   *bucketUsage
+	billed   bool // a usage row named it (also when excluded)
 }
 
 // snapshotState is what the optimizer keeps while it reads one snapshot.
@@ -279,6 +280,17 @@ func (p *planner) addSeries(st *snapshotState, s domain.Series) {
 		return
 	}
 	e := st.entries.at(int(i))
+	if !e.excluded && e.res.Kind == domain.KindBucket {
+		if err := s.Validate(); err != nil {
+			st.badSeries++
+			return
+		}
+		if e.bucket == nil {
+			e.bucket = &bucketUsage{}
+		}
+		e.bucket.add(s)
+		return
+	}
 	if e.excluded || e.res.Kind != domain.KindVM || e.res.State != domain.StateRunning {
 		return
 	}

@@ -36,6 +36,10 @@ func (p *planner) decide(st *snapshotState, e *entry) {
 		if e.res.Kind == domain.KindDisk && p.pol.Storage.Enabled {
 			p.decideRetype(st, e)
 		}
+	case domain.KindBucket:
+		if p.pol.Storage.Enabled && p.pol.Storage.Tiering.Enabled {
+			p.decideTier(e)
+		}
 	}
 }
 

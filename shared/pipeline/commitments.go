@@ -49,3 +49,12 @@ func (p *Pipeline) commitments() (optimize.CommitmentRates, error) {
 	}
 	return commitmentRates{x}, nil
 }
+
+// objectClasses returns the object storage class prices: the pipeline's,
+// or the embedded ones.
+func (p *Pipeline) objectClasses() *pricing.ObjectClasses {
+	if p.ObjectClasses != nil {
+		return p.ObjectClasses
+	}
+	return pricing.EmbeddedObjectClasses()
+}

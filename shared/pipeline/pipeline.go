@@ -31,9 +31,12 @@ type Pipeline struct {
 	Prices *pricing.Catalog
 	// Commitments are the commitment rates; nil means the embedded ones.
 	Commitments *pricing.CommitmentIndex
-	Policy      domain.Policy
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// ObjectClasses are the object storage class prices; nil means the
+	// embedded ones.
+	ObjectClasses *pricing.ObjectClasses
+	Policy        domain.Policy
+	Now           func() time.Time
+	Logger        *slog.Logger
 	// SpendOptions tune the spend forecasts and anomaly detection.
 	SpendOptions forecast.Options
 
@@ -219,7 +222,7 @@ func (p *Pipeline) Plan(ctx context.Context) (domain.Plan, error) {
 	}
 	plan, err := optimize.Optimize(ctx, optimize.Request{
 		PlanID: "plan-" + lake.NewRunID(now), Now: now, Policy: p.Policy, Snapshots: snaps, Prices: p.Prices,
-		Commitments: rates, Logger: p.logger(),
+		Commitments: rates, ObjectClasses: p.objectClasses(), Logger: p.logger(),
 	})
 	if err != nil {
 		return domain.Plan{}, fmt.Errorf("plan: %w", err)

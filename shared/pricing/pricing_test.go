@@ -346,3 +346,37 @@ func TestFamily(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbeddedObjectClasses checks the object storage table: one hot
+// class per region, every other class cheaper to store and dearer to
+// read, and the catalog pricing buckets at their hot class.
+func TestEmbeddedObjectClasses(t *testing.T) {
+	tab := EmbeddedObjectClasses()
+	cat, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	regions := map[domain.Cloud][]string{domain.AWS: {"us-east-1"}, domain.Azure: {"eastus"}, domain.GCP: {"us-central1", "us-east1", "europe-west1"}}
+	for cloud, rs := range regions {
+		for _, region := range rs {
+			cs := tab.Classes(cloud, region)
+			if len(cs) < 3 || !cs[0].Hot {
+				t.Fatalf("%s %s: classes %+v; want a hot class first and two others", cloud, region, cs)
+			}
+			hot := cs[0]
+			for _, c := range cs[1:] {
+				if c.Hot || c.GiBMonth.Micros >= hot.GiBMonth.Micros || c.ReadsPer10k.Micros <= hot.ReadsPer10k.Micros ||
+					c.RetrievalPerGiB.Micros <= 0 || c.TransitionPer10k.Micros <= 0 || c.MinDays < 30 || c.Source == "" {
+					t.Errorf("%s %s %s: %+v is not a cheaper-to-store, dearer-to-read class with its charges", cloud, region, c.Class, c)
+				}
+			}
+			p, ok := cat.Lookup(cloud, region, domain.KindBucket, hot.Class)
+			if !ok || p.Amount != hot.GiBMonth || p.Unit != domain.UnitGiBMonth {
+				t.Errorf("%s %s: catalog prices bucket %s at %+v, %v; want %v per GiB-month", cloud, region, hot.Class, p, ok, hot.GiBMonth)
+			}
+		}
+	}
+	if cs := tab.Classes(domain.Azure, "westeurope"); len(cs) != 0 {
+		t.Errorf("westeurope has %d classes; the table leaves it out", len(cs))
+	}
+}

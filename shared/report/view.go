@@ -368,6 +368,9 @@ func formatState(s domain.ResourceState) string {
 	if s.AttachedTo != "" {
 		parts = append(parts, "attached to "+s.AttachedTo)
 	}
+	if s.Tiering != "" {
+		parts = append(parts, "lifecycle "+s.Tiering)
+	}
 	if len(parts) == 0 {
 		return "–"
 	}

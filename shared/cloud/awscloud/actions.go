@@ -646,3 +646,8 @@ func modifyErr(op string, err error) error {
 	}
 	return err
 }
+
+// SetTiering is not built yet for this cloud: buckets are not changed.
+func (p *Provider) SetTiering(ctx context.Context, ref domain.ResourceRef, rule domain.TierRule, token string) error {
+	return fmt.Errorf("%w: set lifecycle rule on %s: not built for this cloud", domain.ErrUnsupported, ref)
+}

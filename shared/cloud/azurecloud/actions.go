@@ -1174,3 +1174,8 @@ func actOrUnknown(id string) string {
 	}
 	return id
 }
+
+// SetTiering is not built yet for this cloud: buckets are not changed.
+func (a *Actuator) SetTiering(ctx context.Context, ref domain.ResourceRef, rule domain.TierRule, token string) error {
+	return fmt.Errorf("%w: set lifecycle rule on %s: not built for this cloud", domain.ErrUnsupported, ref)
+}

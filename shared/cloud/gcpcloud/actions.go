@@ -871,3 +871,8 @@ func (p *Provider) Retype(ctx context.Context, ref domain.ResourceRef, sku, toke
 	return fmt.Errorf("%w: Compute Engine cannot change the type of persistent disk %s in place; create a new %s disk from a snapshot",
 		domain.ErrUnsupported, t.name, sku)
 }
+
+// SetTiering is not built yet for this cloud: buckets are not changed.
+func (p *Provider) SetTiering(ctx context.Context, ref domain.ResourceRef, rule domain.TierRule, token string) error {
+	return fmt.Errorf("%w: set lifecycle rule on %s: not built for this cloud", domain.ErrUnsupported, ref)
+}

@@ -30,6 +30,7 @@ const (
 	OpDelete    = "delete"
 	OpRelease   = "release"
 	OpTag       = "tag"
+	OpTier      = "tier"
 )
 
 // Cloud is one cloud of an estate. It implements collect.Provider and

@@ -58,6 +58,10 @@ func service(c domain.Cloud, k domain.Kind) (name, category, resourceType string
 		category, resourceType = "Storage", "Disk"
 	case domain.KindSnapshot:
 		category, resourceType = "Storage", "Snapshot"
+	case domain.KindBucket:
+		category, resourceType = "Storage", "Bucket"
+		name = map[domain.Cloud]string{domain.AWS: "Amazon Simple Storage Service", domain.Azure: "Storage", domain.GCP: "Cloud Storage"}[c]
+		return name, category, resourceType
 	default:
 		category, resourceType = "Networking", "IP Address"
 	}

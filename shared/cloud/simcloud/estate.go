@@ -35,8 +35,9 @@ type Config struct {
 	// Seed makes the estate: the same Config gives a byte-identical
 	// inventory, series and cost rows.
 	Seed int64 `json:"seed"`
-	// Resources is the total number of resources across the three
-	// clouds, MinResources to MaxResources.
+	// Resources is the number of VMs, disks, addresses and snapshots
+	// across the three clouds, MinResources to MaxResources. Each cloud
+	// also holds Buckets(Resources)/3 buckets.
 	Resources int `json:"resources"`
 	// Now is the estate's clock: series end at Now truncated to the hour.
 	Now time.Time `json:"now"`
@@ -154,6 +155,8 @@ type resource struct {
 	extraTags    map[string]string
 	hist         []span // past states, oldest first
 	vm           *vmParams
+	bucket       *bucketParams
+	tiering      string // buckets: domain.Resource.Tiering
 }
 
 // span is a past state of a resource, held until until.
@@ -359,6 +362,7 @@ func (e *Estate) resourceLocked(r *resource) domain.Resource {
 		CreatedAt:  r.created,
 		SizeGiB:    r.sizeGiB,
 		AttachedTo: r.attachedTo,
+		Tiering:    r.tiering,
 		Incomplete: r.incomplete,
 	}
 }

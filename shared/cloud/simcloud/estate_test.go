@@ -130,17 +130,22 @@ func TestDeterminism(t *testing.T) {
 var idPatterns = map[domain.Cloud]map[domain.Kind]*regexp.Regexp{
 	domain.AWS: {
 		domain.KindVM: regexp.MustCompile(`^i-0[0-9a-f]{16}$`), domain.KindDisk: regexp.MustCompile(`^vol-0[0-9a-f]{16}$`),
-		domain.KindIP: regexp.MustCompile(`^eipalloc-0[0-9a-f]{16}$`), domain.KindSnapshot: regexp.MustCompile(`^snap-0[0-9a-f]{16}$`)},
+		domain.KindIP: regexp.MustCompile(`^eipalloc-0[0-9a-f]{16}$`), domain.KindSnapshot: regexp.MustCompile(`^snap-0[0-9a-f]{16}$`),
+		// S3 bucket names: 3 to 63 lower-case letters, digits, dots and hyphens.
+		domain.KindBucket: regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)},
 	domain.Azure: {
 		domain.KindVM:       regexp.MustCompile(`^/subscriptions/[0-9a-f-]{36}/resourceGroups/rg-[a-z-]+/providers/Microsoft.Compute/virtualMachines/[a-z0-9-]+$`),
 		domain.KindDisk:     regexp.MustCompile(`^/subscriptions/[0-9a-f-]{36}/resourceGroups/rg-[a-z-]+/providers/Microsoft.Compute/disks/[a-z0-9-]+$`),
 		domain.KindIP:       regexp.MustCompile(`^/subscriptions/[0-9a-f-]{36}/resourceGroups/rg-[a-z-]+/providers/Microsoft.Network/publicIPAddresses/[a-z0-9-]+$`),
-		domain.KindSnapshot: regexp.MustCompile(`^/subscriptions/[0-9a-f-]{36}/resourceGroups/rg-[a-z-]+/providers/Microsoft.Compute/snapshots/[a-z0-9-]+$`)},
+		domain.KindSnapshot: regexp.MustCompile(`^/subscriptions/[0-9a-f-]{36}/resourceGroups/rg-[a-z-]+/providers/Microsoft.Compute/snapshots/[a-z0-9-]+$`),
+		// Storage account names: 3 to 24 lower-case letters and digits.
+		domain.KindBucket: regexp.MustCompile(`^/subscriptions/[0-9a-f-]{36}/resourceGroups/rg-[a-z-]+/providers/Microsoft.Storage/storageAccounts/[a-z0-9]{3,24}$`)},
 	domain.GCP: {
 		domain.KindVM:       regexp.MustCompile(`^projects/[a-z]+-(prod|dev)-\d{4}/zones/[a-z0-9]+-[a-z0-9]+-[a-z]/instances/[a-z0-9-]+$`),
 		domain.KindDisk:     regexp.MustCompile(`^projects/[a-z]+-(prod|dev)-\d{4}/zones/[a-z0-9]+-[a-z0-9]+-[a-z]/disks/[a-z0-9-]+$`),
 		domain.KindIP:       regexp.MustCompile(`^projects/[a-z]+-(prod|dev)-\d{4}/regions/[a-z0-9-]+/addresses/[a-z0-9-]+$`),
-		domain.KindSnapshot: regexp.MustCompile(`^projects/[a-z]+-(prod|dev)-\d{4}/global/snapshots/[a-z0-9-]+$`)},
+		domain.KindSnapshot: regexp.MustCompile(`^projects/[a-z]+-(prod|dev)-\d{4}/global/snapshots/[a-z0-9-]+$`),
+		domain.KindBucket:   regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$`)},
 }
 
 func TestMix(t *testing.T) {
@@ -148,8 +153,8 @@ func TestMix(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			e := newEstate(t, Config{Seed: int64(n), Resources: n, Now: testNow})
 			rs := e.Resources()
-			if len(rs) != n {
-				t.Fatalf("Resources() has %d resources; want %d", len(rs), n)
+			if len(rs) != n+Buckets(n) {
+				t.Fatalf("Resources() has %d resources; want %d and %d buckets", len(rs), n, Buckets(n))
 			}
 			kinds := map[domain.Kind]int{}
 			clouds := map[domain.Cloud]int{}
@@ -202,6 +207,13 @@ func TestMix(t *testing.T) {
 					if r.AttachedTo == "" {
 						unassoc++
 					}
+				case domain.KindBucket:
+					if r.Tiering != domain.TieringNone && r.Tiering != domain.TieringCustom {
+						t.Errorf("bucket %s: tiering %q; want none or custom", r.ID, r.Tiering)
+					}
+					if _, ok := e.BucketKind(r.ID); !ok || r.SizeGiB <= 0 || r.SKU == "" {
+						t.Errorf("bucket %s: kind known %v, %d GiB, class %q", r.ID, ok, r.SizeGiB, r.SKU)
+					}
 				case domain.KindSnapshot:
 					if age > 90*24*time.Hour {
 						oldSnap++
@@ -217,6 +229,9 @@ func TestMix(t *testing.T) {
 				if s := share(k); s < want[0] || s > want[1] {
 					t.Errorf("share of %s = %.3f; want %.2f..%.2f", k, s, want[0], want[1])
 				}
+			}
+			if kinds[domain.KindBucket] != Buckets(n) {
+				t.Errorf("%d buckets; want %d", kinds[domain.KindBucket], Buckets(n))
 			}
 			for _, c := range domain.Clouds {
 				if clouds[c] == 0 {
@@ -310,8 +325,8 @@ func checkFindings(t *testing.T, count map[string]int) {
 
 func TestDemo(t *testing.T) {
 	e := newEstate(t, Demo(testNow))
-	if n := len(e.Resources()); n < 60 || n > 80 {
-		t.Errorf("demo has %d resources; want 60..80", n)
+	if n := len(e.Resources()) - Buckets(DemoResources); n < 60 || n > 80 {
+		t.Errorf("demo has %d resources besides its buckets; want 60..80", n)
 	}
 	count := findings(e, testNow)
 	t.Logf("demo: %v", count)
@@ -364,8 +379,8 @@ func TestScopesAndPages(t *testing.T) {
 			total += len(first)
 		}
 	}
-	if total != 20_000 {
-		t.Errorf("scopes list %d resources; want 20000", total)
+	if want := 20_000 + Buckets(20_000); total != want {
+		t.Errorf("scopes list %d resources; want %d", total, want)
 	}
 	stop := errors.New("stop")
 	err := e.Cloud(domain.AWS).Resources(ctx, collect.Scope{Account: e.Accounts(domain.AWS)[0], Region: "us-east-1"},

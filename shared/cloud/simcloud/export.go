@@ -191,7 +191,8 @@ func writeCUR(dir, month string, rows []domain.CostRow) ([]string, error) {
 		w.Write(curColumns)
 		for i, r := range rows {
 			code := map[string]string{"Amazon EC2": "AmazonEC2", "Amazon EBS": "AmazonEC2", "AWS Data Transfer": "AWSDataTransfer",
-				"Amazon Virtual Private Cloud": "AmazonVPC", NewServiceName: "AmazonSageMaker"}[r.ServiceName]
+				"Amazon Virtual Private Cloud": "AmazonVPC", NewServiceName: "AmazonSageMaker",
+				"Amazon Simple Storage Service": "AmazonS3"}[r.ServiceName]
 			if code == "" {
 				code = "AmazonEC2"
 			}

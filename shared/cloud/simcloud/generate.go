@@ -253,6 +253,7 @@ func (g *generator) generate(n int) error {
 	// Interleave kinds within each scope the way a real listing would not
 	// group them, but keep the order stable: shuffle once.
 	g.overlays()
+	g.buckets(n)
 	return nil
 }
 

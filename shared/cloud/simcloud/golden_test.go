@@ -24,15 +24,22 @@ func TestDemoGolden(t *testing.T) {
 	e := newEstate(t, Demo(testNow))
 	var b strings.Builder
 	fmt.Fprintf(&b, "# simcloud.Demo(%s), priced with the test price table\n", testNow.Format(time.RFC3339))
-	fmt.Fprintf(&b, "# cloud account region kind id sku state size_gib attached_to created archetype incomplete tags\n")
+	fmt.Fprintf(&b, "# cloud account region kind id sku state size_gib attached_to created archetype incomplete tags (tiering)\n")
 	for _, r := range e.Resources() {
 		a, _ := e.Archetype(r.ID)
+		if k, ok := e.BucketKind(r.ID); ok {
+			a = k
+		}
 		var tags []string
 		for _, k := range slices.Sorted(maps.Keys(r.Tags)) {
 			tags = append(tags, k+"="+r.Tags[k])
 		}
-		fmt.Fprintf(&b, "%s %s %s %s %s %s %s %d %q %s %q %q %s\n", r.Cloud, r.Account, r.Region, r.Kind, r.ID, r.SKU, r.State,
+		fmt.Fprintf(&b, "%s %s %s %s %s %s %s %d %q %s %q %q %s", r.Cloud, r.Account, r.Region, r.Kind, r.ID, r.SKU, r.State,
 			r.SizeGiB, r.AttachedTo, r.CreatedAt.Format(time.RFC3339), a, r.Incomplete, strings.Join(tags, ","))
+		if r.Tiering != "" {
+			b.WriteString(" tiering=" + r.Tiering)
+		}
+		b.WriteString("\n")
 	}
 	for _, c := range []string{"aws", "azure", "gcp"} {
 		fmt.Fprintf(&b, "# monthly run rate %s: %s\n", c, e.MonthlyRunRate(domain.Cloud(c)).Decimal())

@@ -63,6 +63,17 @@ func testPrices() *fakePrices {
 			{domain.KindDisk, "pd-ssd", domain.UnitGiBMonth, "0.17"}, {domain.KindSnapshot, "snapshot", domain.UnitGiBMonth, "0.026"},
 			{domain.KindIP, "public-ipv4", domain.UnitHour, "0.005"}},
 	}
+	// Buckets' hot classes, where the embedded object storage table
+	// prices them (not Azure's West Europe).
+	for _, b := range []struct {
+		cloud         domain.Cloud
+		region, class string
+		price         int64
+	}{{domain.AWS, "us-east-1", "STANDARD", 23_000}, {domain.Azure, "eastus", "Hot_LRS", 18_400},
+		{domain.GCP, "us-central1", "STANDARD", 20_000}, {domain.GCP, "europe-west1", "STANDARD", 20_000}} {
+		f.byKey[priceKey{b.cloud, b.region, b.class, domain.KindBucket}] = domain.Price{Cloud: b.cloud, Region: b.region,
+			Kind: domain.KindBucket, SKU: b.class, Unit: domain.UnitGiBMonth, Amount: domain.USD(b.price)}
+	}
 	for c, rs := range regions {
 		for ri, region := range rs {
 			for _, v := range vms[c] {

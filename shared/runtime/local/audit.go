@@ -314,6 +314,9 @@ func state(s domain.ResourceState) string {
 	if s.AttachedTo != "" {
 		parts = append(parts, "attached to "+lastSegment(s.AttachedTo))
 	}
+	if s.Tiering != "" {
+		parts = append(parts, "lifecycle "+s.Tiering)
+	}
 	return strings.Join(parts, " ")
 }
 

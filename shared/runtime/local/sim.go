@@ -43,6 +43,8 @@ type change struct {
 	Token string             `json:"token"`
 	SKU   string             `json:"sku,omitempty"`
 	Tags  map[string]string  `json:"tags,omitempty"`
+	// Tiering is the lifecycle rule of a "tier" change ("" removes it).
+	Tiering string `json:"tiering,omitempty"`
 }
 
 type journalDoc struct {
@@ -145,6 +147,16 @@ func apply(ctx context.Context, c *simcloud.Cloud, ch change) error {
 		return c.Resize(ctx, ch.Ref, ch.SKU, ch.Token)
 	case "retype":
 		return c.Retype(ctx, ch.Ref, ch.SKU, ch.Token)
+	case "tier":
+		var rule domain.TierRule
+		if ch.Tiering != "" {
+			r, err := domain.ParseTierRule(ch.Tiering)
+			if err != nil {
+				return err
+			}
+			rule = r
+		}
+		return c.SetTiering(ctx, ch.Ref, rule, ch.Token)
 	case "snapshot":
 		_, err := c.Snapshot(ctx, ch.Ref, ch.Tags, ch.Token)
 		return err
@@ -227,6 +239,14 @@ func (j *journaled) Resize(ctx context.Context, ref domain.ResourceRef, sku, tok
 
 func (j *journaled) Retype(ctx context.Context, ref domain.ResourceRef, sku, token string) error {
 	return j.record(j.c.Retype(ctx, ref, sku, token), change{Op: "retype", Ref: ref, Token: token, SKU: sku})
+}
+
+func (j *journaled) SetTiering(ctx context.Context, ref domain.ResourceRef, rule domain.TierRule, token string) error {
+	ch := change{Op: "tier", Ref: ref, Token: token}
+	if !rule.IsZero() {
+		ch.Tiering = rule.String()
+	}
+	return j.record(j.c.SetTiering(ctx, ref, rule, token), ch)
 }
 
 func (j *journaled) Snapshot(ctx context.Context, ref domain.ResourceRef, tags map[string]string, token string) (string, error) {

@@ -1,0 +1,3 @@
+package azurecloud
+
+import _ "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage"
