@@ -58,6 +58,15 @@ func (t *ObjectClasses) HotPrices() []domain.Price {
 	return out
 }
 
+// WithObjectStorage returns c with the embedded hot object storage
+// classes added as bucket prices: what a simulated estate needs to hold
+// and bill buckets. The clouds' price APIs that refresh c do not price
+// buckets, so deployments plan buckets from the object storage table and
+// the bill instead.
+func WithObjectStorage(c *Catalog) *Catalog {
+	return c.Merge(EmbeddedObjectClasses().HotPrices())
+}
+
 // EmbeddedObjectClasses returns the embedded object storage prices:
 // published list prices of the online classes a lifecycle rule can move
 // objects to, in regions the embedded VM catalog also covers (Azure's

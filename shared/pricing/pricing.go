@@ -39,9 +39,6 @@ var embedded struct {
 func Embedded() (*Catalog, error) {
 	embedded.once.Do(func() {
 		embedded.c, embedded.err = load(catalogFS, "catalog/*.csv")
-		if embedded.err == nil {
-			embedded.c = embedded.c.Merge(EmbeddedObjectClasses().HotPrices())
-		}
 	})
 	return embedded.c, embedded.err
 }

@@ -352,10 +352,14 @@ func TestFamily(t *testing.T) {
 // read, and the catalog pricing buckets at their hot class.
 func TestEmbeddedObjectClasses(t *testing.T) {
 	tab := EmbeddedObjectClasses()
-	cat, err := Embedded()
+	base, err := Embedded()
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, ok := base.Lookup(domain.AWS, "us-east-1", domain.KindBucket, "STANDARD"); ok {
+		t.Error("the embedded catalog prices buckets; only WithObjectStorage should")
+	}
+	cat := WithObjectStorage(base)
 	regions := map[domain.Cloud][]string{domain.AWS: {"us-east-1"}, domain.Azure: {"eastus"}, domain.GCP: {"us-central1", "us-east1", "europe-west1"}}
 	for cloud, rs := range regions {
 		for _, region := range rs {

@@ -176,6 +176,7 @@ func measure(step string, n int, dir string) error {
 	if err != nil {
 		return err
 	}
+	prices = pricing.WithObjectStorage(prices) // the estate's buckets
 	p := &pipeline.Pipeline{Lake: l, Prices: prices, Policy: domain.DefaultPolicy(), Now: func() time.Time { return now }}
 	switch step {
 	case "collect", "collect-nocost":

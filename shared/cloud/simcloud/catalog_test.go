@@ -25,6 +25,7 @@ func TestDemoOnTheEmbeddedCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c = pricing.WithObjectStorage(c) // as the demo builds it
 	e, err := New(Demo(testNow), c)
 	if err != nil {
 		t.Fatalf("New(Demo) on the embedded catalog = %v", err)

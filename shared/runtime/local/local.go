@@ -117,6 +117,9 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		l.Close()
 		return nil, fmt.Errorf("load price catalog: %w", err)
 	}
+	// The simulated estate holds and bills buckets where their hot class
+	// is priced.
+	prices = pricing.WithObjectStorage(prices)
 	sim, err := OpenSim(ctx, l, prices, opts.Estate, opts.Now)
 	if err != nil {
 		l.Close()
