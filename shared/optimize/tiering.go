@@ -239,6 +239,9 @@ func (p *planner) decideTier(e *entry) {
 	}
 	a := p.newAction(kind, r, m)
 	a.Before = r.Observed()
+	// A bucket's size changes every day; binding the approval to it
+	// would refuse every approved rule as drifted.
+	a.Before.SizeGiB = 0
 	a.Before.Tiering = domain.TieringNone
 	a.After = a.Before
 	a.After.Tiering = rule.String()

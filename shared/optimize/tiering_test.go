@@ -68,8 +68,8 @@ func TestTiering(t *testing.T) {
 	steady := flat(1000 * gib)
 	tb := func(id, after string) brief {
 		return brief{Kind: domain.ActionTierStorage, ID: id,
-			Before: domain.ResourceState{SKU: "STANDARD", State: domain.StateAvailable, SizeGiB: 1000, Tiering: domain.TieringNone},
-			After:  domain.ResourceState{SKU: "STANDARD", State: domain.StateAvailable, SizeGiB: 1000, Tiering: after},
+			Before: domain.ResourceState{SKU: "STANDARD", State: domain.StateAvailable, Tiering: domain.TieringNone},
+			After:  domain.ResourceState{SKU: "STANDARD", State: domain.StateAvailable, Tiering: after},
 			Basis:  domain.BasisListPrice, Risk: domain.RiskMedium}
 	}
 	tests := []struct {
