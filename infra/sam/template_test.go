@@ -102,6 +102,9 @@ var grants = map[string]map[string][]string{
 		"ec2:Describe*":                   {"*"},
 		"cloudwatch:GetMetricData":        {"*"},
 		"cloudwatch:ListMetrics":          {"*"},
+		"s3:ListAllMyBuckets":             {"*"},
+		"s3:GetBucketTagging":             {"*"},
+		"s3:GetLifecycleConfiguration":    {"*"},
 		"ce:GetCostAndUsage":              {"*"},
 		"ce:GetCostAndUsageWithResources": {"*"},
 		"pricing:GetProducts":             {"*"},
@@ -123,8 +126,18 @@ var grants = map[string]map[string][]string{
 		"sqs:GetQueueAttributes":      {"${ActionsQueue.Arn}"},
 		"sqs:ChangeMessageVisibility": {"${ActionsQueue.Arn}"},
 		"sqs:SendMessage":             {"${ActionsDeadLetterQueue.Arn}"},
+		// Lifecycle rules of buckets (storage class changes); the lake's
+		// own lifecycle is denied.
+		"s3:ListBucket":                {lakeBucketARN, "arn:${AWS::Partition}:s3:::*"},
+		"s3:GetBucketTagging":          {"arn:${AWS::Partition}:s3:::*"},
+		"s3:GetLifecycleConfiguration": {"arn:${AWS::Partition}:s3:::*"},
+		"s3:PutLifecycleConfiguration": {"arn:${AWS::Partition}:s3:::*"},
 	}),
 }
+
+// bucketReads are the bucket metadata the AWS collector reads: which
+// buckets there are, their tags and their lifecycle rules.
+var bucketReads = []string{"s3:ListAllMyBuckets", "s3:GetBucketTagging", "s3:GetLifecycleConfiguration"}
 
 func with(base, more map[string][]string) map[string][]string {
 	out := maps.Clone(base)
@@ -1302,6 +1315,7 @@ func TestCollectorsAreReadOnly(t *testing.T) {
 				case id != "CollectAwsFunction" && service != "s3":
 					t.Errorf("%s grants %s to %s, which needs no AWS permission beyond the lake", st.where, a, id)
 				case read && slices.Contains(readServices, service):
+				case id == "CollectAwsFunction" && slices.Contains(bucketReads, a):
 				case a == "s3:GetObject" || a == "s3:PutObject":
 					if !slices.Equal(st.Resources, []string{lakeObjectsARN}) {
 						t.Errorf("%s grants %s to %s on %v; want the lake's objects only (%s)", st.where, a, id, st.Resources, lakeObjectsARN)

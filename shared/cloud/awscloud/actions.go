@@ -77,6 +77,10 @@ func (p *Provider) check(ref domain.ResourceRef, kinds ...domain.Kind) (domain.K
 		return "", fmt.Errorf("%w: %s names no region or no ID", domain.ErrInvalid, ref)
 	}
 	kind := kindOfID(ref.ID)
+	if ref.Kind == domain.KindBucket {
+		// Bucket names have no prefix of their own ("i-logs" is one).
+		kind = domain.KindBucket
+	}
 	if ref.Kind != "" && ref.Kind != kind {
 		return "", fmt.Errorf("%w: %s: the ID %s does not name a %s", domain.ErrInvalid, ref, ref.ID, ref.Kind)
 	}
@@ -98,17 +102,19 @@ func notFound(op, id string) error {
 	return &Error{Op: op, Code: "NotFound", Message: id + " does not exist", kind: domain.ErrNotFound, err: domain.ErrNotFound}
 }
 
-// Get re-reads one EC2 instance, EBS volume, Elastic IP or snapshot. A
+// Get re-reads one EC2 instance, EBS volume, Elastic IP, snapshot or S3 bucket. A
 // resource that does not exist (EC2's NotFound code or an empty answer),
 // a terminated or shutting-down instance and a volume being deleted
 // return an error wrapping domain.ErrNotFound; a resource of another
 // account domain.ErrPermission.
 func (p *Provider) Get(ctx context.Context, ref domain.ResourceRef) (domain.Resource, error) {
-	kind, err := p.check(ref, domain.KindVM, domain.KindDisk, domain.KindIP, domain.KindSnapshot)
+	kind, err := p.check(ref, domain.KindVM, domain.KindDisk, domain.KindIP, domain.KindSnapshot, domain.KindBucket)
 	if err != nil {
 		return domain.Resource{}, err
 	}
 	switch kind {
+	case domain.KindBucket:
+		return p.getBucket(ctx, ref)
 	case domain.KindVM:
 		in, err := p.describeInstance(ctx, ref.Region, ref.ID)
 		if err != nil {
@@ -645,9 +651,4 @@ func modifyErr(op string, err error) error {
 		e.Message = "the volume was modified too often lately: " + e.Message
 	}
 	return err
-}
-
-// SetTiering is not built yet for this cloud: buckets are not changed.
-func (p *Provider) SetTiering(ctx context.Context, ref domain.ResourceRef, rule domain.TierRule, token string) error {
-	return fmt.Errorf("%w: set lifecycle rule on %s: not built for this cloud", domain.ErrUnsupported, ref)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/costexplorer"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/pricing"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/cloudtrim/cloudtrim/shared/domain"
@@ -60,6 +61,7 @@ type Provider struct {
 	regions []string
 	ec2s    map[string]*ec2.Client
 	cws     map[string]*cloudwatch.Client
+	s3s     map[string]*s3.Client
 	ce      *costexplorer.Client
 	pricing *pricing.Client
 }

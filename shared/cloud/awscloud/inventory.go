@@ -61,7 +61,7 @@ func (p *Provider) Resources(ctx context.Context, scope collect.Scope, fn func([
 			return err
 		}
 	}
-	return nil
+	return p.listBuckets(ctx, region, fn)
 }
 
 // emit hands a non-empty page to fn.

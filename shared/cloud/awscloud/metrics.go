@@ -179,58 +179,9 @@ func (p *Provider) seriesBatch(ctx context.Context, cw *cloudwatch.Client, regio
 			targets[qid] = queryTarget{instance: i, metric: domain.MetricMemory}
 		}
 	}
-	data := make([]instanceData, len(ids))
-	for i := range data {
-		data[i] = instanceData{values: map[domain.Metric][]float64{}, counts: map[domain.Metric][]int{}}
-	}
-	op := "cloudwatch GetMetricData in " + region
-	pages := cloudwatch.NewGetMetricDataPaginator(cw, &cloudwatch.GetMetricDataInput{
-		MetricDataQueries: queries,
-		StartTime:         aws.Time(g.start),
-		EndTime:           aws.Time(g.start.Add(time.Duration(g.n) * g.step)),
-		ScanBy:            cwtypes.ScanByTimestampAscending,
-	}, func(o *cloudwatch.GetMetricDataPaginatorOptions) { o.StopOnDuplicateToken = true })
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return mapErr(op, err)
-		}
-		for _, m := range out.Messages {
-			p.logger.DebugContext(ctx, "cloudwatch message", "region", region, "code", aws.ToString(m.Code), "message", aws.ToString(m.Value))
-		}
-		for _, r := range out.MetricDataResults {
-			t, ok := targets[aws.ToString(r.Id)]
-			if !ok {
-				return fmt.Errorf("%s: a result for query %q, which was not asked", op, aws.ToString(r.Id))
-			}
-			switch r.StatusCode {
-			case cwtypes.StatusCodeInternalError:
-				return &Error{Op: op, Code: string(r.StatusCode), Message: resultMessage(r, ids[t.instance]), err: errors.New("result status InternalError")}
-			case cwtypes.StatusCodeForbidden:
-				return &Error{Op: op, Code: string(r.StatusCode), Message: resultMessage(r, ids[t.instance]), kind: domain.ErrPermission, err: errors.New("result status Forbidden")}
-			}
-			if len(r.Timestamps) != len(r.Values) {
-				return fmt.Errorf("%s: result %s has %d timestamps and %d values", op, aws.ToString(r.Id), len(r.Timestamps), len(r.Values))
-			}
-			d := data[t.instance]
-			for k, ts := range r.Timestamps {
-				idx, ok := g.index(ts)
-				if !ok {
-					continue
-				}
-				vals, cnts := d.values[t.metric], d.counts[t.metric]
-				if vals == nil {
-					vals, cnts = make([]float64, g.n), make([]int, g.n)
-					d.values[t.metric], d.counts[t.metric] = vals, cnts
-				}
-				v := r.Values[k]
-				if t.rate {
-					v /= g.step.Seconds()
-				}
-				vals[idx] += v
-				cnts[idx]++
-			}
-		}
+	data, err := p.fetchMetricData(ctx, cw, region, queries, targets, ids, g)
+	if err != nil {
+		return err
 	}
 	for i, id := range ids {
 		d := data[i]
@@ -262,6 +213,66 @@ func (p *Provider) seriesBatch(ctx context.Context, cw *cloudwatch.Client, regio
 		}
 	}
 	return nil
+}
+
+// fetchMetricData runs GetMetricData for queries over the grid, across
+// pages, and adds each datapoint to the resource and metric its query's
+// target names (ids are the resources, for messages).
+func (p *Provider) fetchMetricData(ctx context.Context, cw *cloudwatch.Client, region string, queries []cwtypes.MetricDataQuery, targets map[string]queryTarget, ids []string, g seriesGrid) ([]instanceData, error) {
+	data := make([]instanceData, len(ids))
+	for i := range data {
+		data[i] = instanceData{values: map[domain.Metric][]float64{}, counts: map[domain.Metric][]int{}}
+	}
+	op := "cloudwatch GetMetricData in " + region
+	pages := cloudwatch.NewGetMetricDataPaginator(cw, &cloudwatch.GetMetricDataInput{
+		MetricDataQueries: queries,
+		StartTime:         aws.Time(g.start),
+		EndTime:           aws.Time(g.start.Add(time.Duration(g.n) * g.step)),
+		ScanBy:            cwtypes.ScanByTimestampAscending,
+	}, func(o *cloudwatch.GetMetricDataPaginatorOptions) { o.StopOnDuplicateToken = true })
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		for _, m := range out.Messages {
+			p.logger.DebugContext(ctx, "cloudwatch message", "region", region, "code", aws.ToString(m.Code), "message", aws.ToString(m.Value))
+		}
+		for _, r := range out.MetricDataResults {
+			t, ok := targets[aws.ToString(r.Id)]
+			if !ok {
+				return nil, fmt.Errorf("%s: a result for query %q, which was not asked", op, aws.ToString(r.Id))
+			}
+			switch r.StatusCode {
+			case cwtypes.StatusCodeInternalError:
+				return nil, &Error{Op: op, Code: string(r.StatusCode), Message: resultMessage(r, ids[t.instance]), err: errors.New("result status InternalError")}
+			case cwtypes.StatusCodeForbidden:
+				return nil, &Error{Op: op, Code: string(r.StatusCode), Message: resultMessage(r, ids[t.instance]), kind: domain.ErrPermission, err: errors.New("result status Forbidden")}
+			}
+			if len(r.Timestamps) != len(r.Values) {
+				return nil, fmt.Errorf("%s: result %s has %d timestamps and %d values", op, aws.ToString(r.Id), len(r.Timestamps), len(r.Values))
+			}
+			d := data[t.instance]
+			for k, ts := range r.Timestamps {
+				idx, ok := g.index(ts)
+				if !ok {
+					continue
+				}
+				vals, cnts := d.values[t.metric], d.counts[t.metric]
+				if vals == nil {
+					vals, cnts = make([]float64, g.n), make([]int, g.n)
+					d.values[t.metric], d.counts[t.metric] = vals, cnts
+				}
+				v := r.Values[k]
+				if t.rate {
+					v /= g.step.Seconds()
+				}
+				vals[idx] += v
+				cnts[idx]++
+			}
+		}
+	}
+	return data, nil
 }
 
 // resultMessage describes a failed result.

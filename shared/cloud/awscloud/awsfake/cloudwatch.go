@@ -135,6 +135,9 @@ type cwMetric struct {
 	dims            []cwDim // sorted by name
 	instance        string
 	metric          domain.Metric
+	// bucket marks an AWS/S3 metric, served a point a day from the
+	// estate's bucket series; daySum those published as a day's Sum.
+	bucket, daySum bool
 }
 
 type cwDim struct{ name, value string }
@@ -160,13 +163,16 @@ var cwProbe = collect.Window{Start: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
 
 // cwCatalog lists the metrics of a scope, as ListMetrics reports them.
 func (s *Server) cwCatalog(ctx context.Context, scope collect.Scope) (*cwScope, error) {
-	var ids []string
+	var ids, buckets []string
 	sku := map[string]string{}
 	err := s.cloud.Resources(ctx, scope, func(page []domain.Resource) error {
 		for _, r := range page {
-			if r.Kind == domain.KindVM {
+			switch r.Kind {
+			case domain.KindVM:
 				ids = append(ids, r.ID)
 				sku[r.ID] = r.SKU
+			case domain.KindBucket:
+				buckets = append(buckets, r.ID)
 			}
 		}
 		return nil
@@ -191,6 +197,25 @@ func (s *Server) cwCatalog(ctx context.Context, scope collect.Scope) (*cwScope, 
 		if agent[id] {
 			c.metrics = append(c.metrics, cwMetric{namespace: cwNamespaceAgent, name: cwMemory,
 				dims: cwAgentDims(id, sku[id]), instance: id, metric: domain.MetricMemory})
+		}
+	}
+	for _, id := range buckets {
+		// Every bucket lists its request metrics too; a bucket without
+		// them simply has no datapoints.
+		for _, m := range []struct {
+			name, dim, val string
+			metric         domain.Metric
+			sum            bool
+		}{
+			{"BucketSizeBytes", "StorageType", "StandardStorage", domain.MetricStoredBytes, false},
+			{"NumberOfObjects", "StorageType", "AllStorageTypes", domain.MetricObjects, false},
+			{"BytesDownloaded", "FilterId", "EntireBucket", domain.MetricReadBytes, true},
+			{"GetRequests", "FilterId", "EntireBucket", domain.MetricReadRequests, true},
+		} {
+			dims := []cwDim{{"BucketName", id}, {m.dim, m.val}}
+			slices.SortFunc(dims, func(a, b cwDim) int { return strings.Compare(a.name, b.name) })
+			c.metrics = append(c.metrics, cwMetric{namespace: "AWS/S3", name: m.name, dims: dims, instance: id,
+				metric: m.metric, bucket: true, daySum: m.sum})
 		}
 	}
 	slices.SortFunc(c.metrics, func(a, b cwMetric) int { return strings.Compare(a.key(), b.key()) })
@@ -525,6 +550,32 @@ func (s *Server) evaluate(ctx context.Context, scope collect.Scope, cat *cwScope
 			continue
 		}
 		period := time.Duration(q.period) * time.Second
+		if m.bucket {
+			// S3 publishes a point a day, at midnight UTC.
+			if period != 24*time.Hour || (q.stat != "Average" && q.stat != "Sum") {
+				continue
+			}
+			err := s.cloud.BucketSeries(ctx, scope, []string{m.instance}, collect.Window{Start: start, End: end}, func(sr domain.Series) error {
+				if sr.Metric != m.metric {
+					return nil
+				}
+				for j, v := range sr.Values {
+					if domain.IsMissing(v) {
+						continue
+					}
+					x := float64(v)
+					if m.daySum {
+						x *= 86400 // the estate keeps rates per second
+					}
+					r.points = append(r.points, cwPoint{sr.Start.Add(time.Duration(j) * sr.Step).Unix(), x})
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if q.stat == "Average" && period%time.Hour == 0 && start.Truncate(period).Equal(start) {
 			// Whole hours on the period's grid: the estate's own averages.
 			ss, err := series(m.instance, period, start)

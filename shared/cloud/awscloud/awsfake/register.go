@@ -7,4 +7,5 @@ func (s *Server) register() {
 	s.services["monitoring"] = s.serveCloudWatch
 	s.services["ce"] = s.serveCostExplorer
 	s.services["pricing"] = s.servePriceList
+	s.services["s3"] = s.serveS3
 }

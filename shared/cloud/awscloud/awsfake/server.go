@@ -53,6 +53,9 @@ type Server struct {
 	calls    []Call
 	services map[string]func(w http.ResponseWriter, r *http.Request, rc *reqContext)
 	secrets  map[string][2]string // secret ARN → current, previous value
+	// s3Foreign holds the lifecycle rules of other IDs than cloudtrim's,
+	// per bucket (see s3.go).
+	s3Foreign map[string][]s3Rule
 }
 
 // Call records one request the server answered.
@@ -197,6 +200,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.account = account
 	rc.op = operationOf(r)
+	if rc.service == "s3" {
+		rc.op = s3Operation(r)
+	}
 	switch {
 	case !known:
 		s.fail(w, rc, http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
@@ -263,6 +269,8 @@ func (s *Server) fail(w http.ResponseWriter, rc *reqContext, status int, code, m
 		writeQueryError(w, rc, status, code, message)
 	case "monitoring":
 		writeCBORError(w, rc, status, code, message)
+	case "s3":
+		writeS3Error(w, rc, status, code, message)
 	default:
 		writeJSONError(w, rc, status, code, message)
 	}
