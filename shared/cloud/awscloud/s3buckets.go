@@ -43,9 +43,11 @@ func (p *Provider) s3c(region string) *s3.Client {
 }
 
 // listBuckets lists the buckets of region (ListBuckets filtered by
-// BucketRegion), each with its tags and lifecycle transitions. An
-// identity without s3:ListAllMyBuckets gets no buckets and a warning,
-// not a failed scope: the VMs and disks of the scope stay readable.
+// BucketRegion), each with its tags and lifecycle transitions. A listing
+// that fails (an identity without s3:ListAllMyBuckets, an S3 endpoint
+// that cannot be reached) gives no buckets and a warning, not a failed
+// scope: a failed scope loses its VMs' utilization, which matters more
+// than its buckets. Only a cancelled context stops the scope.
 func (p *Provider) listBuckets(ctx context.Context, region string, fn func([]domain.Resource) error) error {
 	client := p.s3c(region)
 	in := &s3.ListBucketsInput{BucketRegion: aws.String(region), MaxBuckets: aws.Int32(p.cfg.PageSize)}
@@ -53,11 +55,11 @@ func (p *Provider) listBuckets(ctx context.Context, region string, fn func([]dom
 		out, err := client.ListBuckets(ctx, in)
 		if err != nil {
 			err = mapErr("s3 ListBuckets in "+region, err)
-			if errors.Is(err, domain.ErrPermission) {
-				p.logger.WarnContext(ctx, "buckets not listed: the identity may not call s3:ListAllMyBuckets", "region", region, "error", err.Error())
-				return nil
+			if ctx.Err() != nil {
+				return err
 			}
-			return err
+			p.logger.WarnContext(ctx, "buckets not listed", "region", region, "error", err.Error())
+			return nil
 		}
 		page := make([]domain.Resource, 0, len(out.Buckets))
 		for _, b := range out.Buckets {

@@ -203,3 +203,26 @@ func TestBucketSeries(t *testing.T) {
 		t.Errorf("checked %d series and %d unmetered buckets; want more", checked, unmetered)
 	}
 }
+
+// TestBucketListingFailureKeepsTheScope checks that a bucket listing S3
+// refuses costs the scope its buckets only, not its VMs.
+func TestBucketListingFailureKeepsTheScope(t *testing.T) {
+	est, srv := newBucketFake(t)
+	account := est.Accounts(domain.AWS)[0]
+	srv.Fail("s3", "ListBuckets", "", 1, "AccessDenied", 403)
+	var vms, buckets int
+	err := newProvider(t, srv, account).Resources(context.Background(), collect.Scope{Account: account, Region: "us-east-1"}, func(page []domain.Resource) error {
+		for _, r := range page {
+			switch r.Kind {
+			case domain.KindVM:
+				vms++
+			case domain.KindBucket:
+				buckets++
+			}
+		}
+		return nil
+	})
+	if err != nil || vms == 0 || buckets != 0 {
+		t.Errorf("Resources with ListBuckets denied = %v, %d VMs, %d buckets; want no error, the VMs, no buckets", err, vms, buckets)
+	}
+}
