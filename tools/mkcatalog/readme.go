@@ -159,14 +159,14 @@ Not in the data set, so taken from the clouds' published list prices
   not per GiB: the per-GiB figures are approximations, good for estimates
   and comparisons only.
 
-Object storage classes are priced in Go, in `+"`../objectstorage.go`"+`
-(`+"`EmbeddedObjectClasses`"+`), from the same published pricing pages: storage
+Object storage classes are priced in Go, in ` + "`../objectstorage.go`" + `
+(` + "`EmbeddedObjectClasses`" + `), from the same published pricing pages: storage
 per GiB-month (first 50 TB), retrieval per GiB, read requests and
 lifecycle transitions per 10,000, minimum duration and billable object
 size of S3 Standard, Standard-IA and Glacier Instant Retrieval (us-east-1),
 Cloud Storage Standard, Nearline and Coldline (us-central1, us-east1,
 europe-west1, regional buckets) and Azure Blob Hot, Cool and Cold LRS
-(eastus). `+"`WithObjectStorage`"+` adds each region's hot class as a `+"`bucket`"+`
+(eastus). ` + "`WithObjectStorage`" + ` adds each region's hot class as a ` + "`bucket`" + `
 price, for the simulated estate.
 
 GCP addresses: public-ipv4 is the price of an external address in use by
