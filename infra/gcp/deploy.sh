@@ -472,10 +472,23 @@ done
 
 # ------------------------------------------------------------------ collector
 
+# ensure_role PROJECT ID FILE creates or updates the custom role ID of PROJECT from FILE.
+ensure_role() {
+	if exists iam roles describe "$2" --project="$1"; then
+		gc iam roles update "$2" --project="$1" --file="$3"
+	else
+		gc iam roles create "$2" --project="$1" --file="$3"
+	fi
+}
+
 for p in "${read_list[@]}"; do
 	for role in roles/compute.viewer roles/monitoring.viewer roles/browser; do
 		bind projects add-iam-policy-binding "$p" --member="serviceAccount:$collector" --role="$role" --condition=None
 	done
+	# Bucket metadata without ACLs: no predefined role lists buckets without more.
+	ensure_role "$p" cloudtrimCollectorStorage "$here/collector-storage-role.json"
+	bind projects add-iam-policy-binding "$p" --member="serviceAccount:$collector" \
+		--role="projects/$p/roles/cloudtrimCollectorStorage" --condition=None
 done
 if [ -n "$billing_table" ]; then
 	bind projects add-iam-policy-binding "$billing_query_project" --member="serviceAccount:$collector" \
@@ -490,15 +503,6 @@ if [ -n "$billing_table" ]; then
 fi
 
 # ------------------------------------------------------------------- actuator
-
-# ensure_role PROJECT ID FILE creates or updates the custom role ID of PROJECT from FILE.
-ensure_role() {
-	if exists iam roles describe "$2" --project="$1"; then
-		gc iam roles update "$2" --project="$1" --file="$3"
-	else
-		gc iam roles create "$2" --project="$1" --file="$3"
-	fi
-}
 
 for p in "${change_list[@]}"; do
 	ensure_role "$p" cloudtrimActuatorRead "$here/actuator-read-role.json"

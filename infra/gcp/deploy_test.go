@@ -418,6 +418,9 @@ func TestActuatorIsLimitedToOptedInResources(t *testing.T) {
 	// granted in, and the tag the condition names exists there.
 	for _, p := range changeProjects {
 		for id, file := range roleFiles {
+			if id == "cloudtrimCollectorStorage" {
+				continue // made where the collector reads, below
+			}
 			var made []call
 			for _, c := range r.calls {
 				if c.is("iam", "roles", "create", id) || c.is("iam", "roles", "update", id) {
@@ -443,13 +446,28 @@ func TestActuatorIsLimitedToOptedInResources(t *testing.T) {
 			t.Errorf("no tag value true is created for %s/cloudtrim-optin", p)
 		}
 	}
+	// The collector's bucket role is made in each project it reads.
+	for _, p := range readProjects {
+		made := 0
+		for _, c := range r.calls {
+			if v, _ := c.flag("--project"); v == p && (c.is("iam", "roles", "create", "cloudtrimCollectorStorage") || c.is("iam", "roles", "update", "cloudtrimCollectorStorage")) {
+				made++
+				if c.Files["--file"] != readFile(t, "collector-storage-role.json") {
+					t.Errorf("custom role cloudtrimCollectorStorage in %s is not made from collector-storage-role.json", p)
+				}
+			}
+		}
+		if made != 1 {
+			t.Errorf("custom role cloudtrimCollectorStorage in %s is made by %d commands; want 1", p, made)
+		}
+	}
 }
 
 // collectorRoles is everything the collector may hold, by where it is granted.
 func collectorRoles() []string {
 	var out []string
 	for _, p := range readProjects {
-		for _, r := range []string{"roles/compute.viewer", "roles/monitoring.viewer", "roles/browser"} {
+		for _, r := range []string{"roles/compute.viewer", "roles/monitoring.viewer", "roles/browser", "projects/" + p + "/roles/cloudtrimCollectorStorage"} {
 			out = append(out, "projects "+p+": serviceAccount:"+serviceAccount("collector")+" "+r)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 var roleFiles = map[string]string{
 	"cloudtrimActuator":         "actuator-role.json",
 	"cloudtrimActuatorRead":     "actuator-read-role.json",
+	"cloudtrimCollectorStorage": "collector-storage-role.json",
 	"cloudtrimActuatorSnapshot": "actuator-snapshot-role.json",
 }
 
@@ -36,6 +37,7 @@ var rolePermissions = map[string][]string{
 		"compute.instances.start",          // the end of a resize, and undo
 		"compute.instances.stop",           // stop, schedule, the start of a resize
 		"compute.snapshots.delete",         // delete an old snapshot
+		"storage.buckets.update",           // cloudtrim's lifecycle rule and its label on a bucket
 	},
 	// Granted always, unconditioned: re-reads, machine types and operations.
 	"cloudtrimActuatorRead": {
@@ -48,6 +50,12 @@ var rolePermissions = map[string][]string{
 		"compute.regionOperations.get",
 		"compute.snapshots.get",
 		"compute.zoneOperations.get",
+		"storage.buckets.list", // re-read a bucket: a listing of its project by its name
+	},
+	// Granted to the collector in each project it reads: bucket metadata,
+	// in the noAcl projection (the full one needs storage.buckets.getIamPolicy).
+	"cloudtrimCollectorStorage": {
+		"storage.buckets.list",
 	},
 	// Granted only with --apply, unconditioned: a new snapshot carries no tag.
 	"cloudtrimActuatorSnapshot": {

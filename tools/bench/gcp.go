@@ -64,7 +64,8 @@ func gcpCollectRun(ctx context.Context, est *gcpfake.Estate, projects []string) 
 	mon := gcpfake.NewMonitoring()
 	defer mon.Close()
 	mon.SetSource(gcpfake.SyntheticMetricSource(est, gcpStep))
-	p, err := gcpcloud.New(ctx, gcpcloud.Config{Projects: projects, ComputeOptions: srv.ClientOptions(), MonitoringOptions: mon.ClientOptions()})
+	p, err := gcpcloud.New(ctx, gcpcloud.Config{Projects: projects, ComputeOptions: srv.ClientOptions(), MonitoringOptions: mon.ClientOptions(),
+		StorageOptions: srv.StorageClientOptions()})
 	if err != nil {
 		return azureRun{}, err
 	}

@@ -149,14 +149,18 @@ func requestID(token, call, id string) *string {
 	return proto.String(s[:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:])
 }
 
-// Get re-reads one instance, disk, address or snapshot, and maps it
-// with the collector's own conversions (instanceResource, diskResource,
-// addressResource, snapshotResource), so a live read and the inventory
+// Get re-reads one instance, disk, address, snapshot or bucket (see
+// readBucket), and maps it with the collector's own conversions
+// (instanceResource, diskResource, addressResource, snapshotResource,
+// bucketResource), so a live read and the inventory
 // agree on kinds, states, SKUs, labels and IDs. A resource that does not
 // exist, or that Compute Engine is deleting, returns an error wrapping
 // domain.ErrNotFound; one of a project this deployment does not own
 // domain.ErrPermission, without a call.
 func (p *Provider) Get(ctx context.Context, ref domain.ResourceRef) (domain.Resource, error) {
+	if ref.Kind == domain.KindBucket {
+		return p.getBucket(ctx, ref)
+	}
 	t, err := p.target(ref, domain.KindVM, domain.KindDisk, domain.KindSnapshot, domain.KindIP)
 	if err != nil {
 		return domain.Resource{}, err
@@ -870,9 +874,4 @@ func (p *Provider) Retype(ctx context.Context, ref domain.ResourceRef, sku, toke
 	}
 	return fmt.Errorf("%w: Compute Engine cannot change the type of persistent disk %s in place; create a new %s disk from a snapshot",
 		domain.ErrUnsupported, t.name, sku)
-}
-
-// SetTiering is not built yet for this cloud: buckets are not changed.
-func (p *Provider) SetTiering(ctx context.Context, ref domain.ResourceRef, rule domain.TierRule, token string) error {
-	return fmt.Errorf("%w: set lifecycle rule on %s: not built for this cloud", domain.ErrUnsupported, ref)
 }

@@ -16,6 +16,7 @@ import (
 	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
 	gax "github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/option"
+	gcs "google.golang.org/api/storage/v1"
 
 	"github.com/cloudtrim/cloudtrim/shared/domain"
 )
@@ -64,6 +65,7 @@ type Config struct {
 	ProjectsOptions   []option.ClientOption
 	CatalogOptions    []option.ClientOption
 	BigQueryOptions   []option.ClientOption
+	StorageOptions    []option.ClientOption
 	// BillingExportTable is the BigQuery table of the Cloud Billing
 	// export, "project.dataset.table" (the standard
 	// gcp_billing_export_v1_… or the detailed
@@ -138,6 +140,7 @@ type Provider struct {
 	metrics  *monitoring.MetricClient
 	catalog  *billing.CloudCatalogClient
 	bq       *bigquery.Client
+	gcs      *gcs.Service
 
 	// metricCalls counts Cloud Monitoring calls (MetricCalls).
 	metricCalls atomic.Int64
@@ -260,6 +263,7 @@ func (p *Provider) Close() error {
 	if p.bq != nil {
 		_ = p.bq.Close()
 	}
+
 	return nil
 }
 

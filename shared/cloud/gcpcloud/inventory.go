@@ -37,7 +37,10 @@ const (
 // most Config.PageSize resources of scope's project in scope's region,
 // in this order: instances, persistent disks (zonal and regional),
 // static external addresses (regional, or global in the region
-// "global") and snapshots, each in the order Compute Engine lists them.
+// "global"), snapshots, each in the order Compute Engine lists them, and
+// Cloud Storage buckets by name (in the region of their location: see
+// bucketResource). A project whose buckets cannot be listed is read
+// without them, with a warning (see listBuckets).
 //
 // Compute Engine lists a project at once (aggregated lists, the global
 // snapshot list), so the first scope of a project lists the whole
@@ -155,6 +158,9 @@ func (p *Provider) listProject(ctx context.Context, project string) *projectList
 			}, func(s *computepb.Snapshot) {
 				add(snapshotResource(project, s))
 			})
+	}
+	if l.err == nil {
+		l.err = p.listBuckets(ctx, project, add)
 	}
 	p.mu.Lock()
 	p.listing = l

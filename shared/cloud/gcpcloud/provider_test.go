@@ -41,6 +41,7 @@ func computeProvider(t *testing.T, srv *gcpfake.Server, cfg Config) *Provider {
 	t.Helper()
 	cfg.ComputeOptions = srv.ClientOptions()
 	cfg.ProjectsOptions = srv.ClientOptions()
+	cfg.StorageOptions = srv.StorageClientOptions()
 	if cfg.RetryDelay == 0 {
 		cfg.RetryDelay = time.Millisecond
 	}

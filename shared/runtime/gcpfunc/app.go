@@ -41,6 +41,7 @@ type Deps struct {
 	ProjectsOptions   []option.ClientOption
 	CatalogOptions    []option.ClientOption
 	BigQueryOptions   []option.ClientOption
+	StorageOptions    []option.ClientOption
 	PubSubOptions     []option.ClientOption
 	// Queue replaces the Pub/Sub topics of the configuration.
 	Queue funcapp.Queue
@@ -129,7 +130,7 @@ func NewApp(ctx context.Context, cfg Config, deps Deps, logger *slog.Logger) (*A
 func (a *App) providerConfig() gcpcloud.Config {
 	return gcpcloud.Config{Projects: a.cfg.Projects, Options: a.deps.Options, ComputeOptions: a.deps.ComputeOptions,
 		MonitoringOptions: a.deps.MonitoringOptions, ProjectsOptions: a.deps.ProjectsOptions,
-		CatalogOptions: a.deps.CatalogOptions, BigQueryOptions: a.deps.BigQueryOptions,
+		CatalogOptions: a.deps.CatalogOptions, BigQueryOptions: a.deps.BigQueryOptions, StorageOptions: a.deps.StorageOptions,
 		BillingExportTable: a.cfg.BillingExportTable, BillingQueryProject: a.cfg.BillingQueryProject,
 		OperationTimeout: a.deps.OperationTimeout, Logger: a.logger}
 }
@@ -201,7 +202,9 @@ func (a *App) inScope(_ context.Context, ref domain.ResourceRef) error {
 	if !slices.Contains(a.cfg.Projects, ref.Account) {
 		return fmt.Errorf("%w: %s belongs to project %s, which this deployment does not manage", domain.ErrPermission, ref, ref.Account)
 	}
-	if !strings.HasPrefix(ref.ID, "projects/"+ref.Account+"/") {
+	// A bucket's name does not name its project (bucket names are
+	// global): the provider checks that the project holds it.
+	if ref.Kind != domain.KindBucket && !strings.HasPrefix(ref.ID, "projects/"+ref.Account+"/") {
 		return fmt.Errorf("%w: %s: its ID does not name project %s", domain.ErrInvalid, ref, ref.Account)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/api/option"
+	raw "google.golang.org/api/storage/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
@@ -24,8 +25,9 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Server serves an Estate over the Compute Engine v1 REST protocol and
-// Resource Manager v3's projects.search, to the SDK's own REST clients
+// Server serves an Estate over the Compute Engine v1 REST protocol,
+// Resource Manager v3's projects.search and Cloud Storage's JSON API
+// buckets list, get and patch (of the lifecycle and labels), to the SDK's own REST clients
 // (cloud.google.com/go/compute/apiv1, resourcemanager/apiv3) pointed at
 // it with ClientOptions. Its state (operations, request IDs, faults, the
 // mutation and call logs) is guarded by the Estate's mutex, so a
@@ -114,6 +116,10 @@ type Mutation struct {
 	MachineType string
 	Labels      map[string]string
 	Snapshot    string
+	// Lifecycle is the lifecycle configuration a storage.buckets.patch
+	// left the bucket with (Resource is then the bucket's name), Labels
+	// its labels.
+	Lifecycle []*raw.BucketLifecycleRule
 }
 
 // Mutations returns the changes applied so far, in order.
@@ -136,6 +142,10 @@ const computePrefix = "/compute/v1/projects/"
 
 // ServeHTTP answers one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, storagePrefix) {
+		s.serveStorageRequest(w, r)
+		return
+	}
 	req := &request{r: r}
 	switch {
 	case r.URL.Path == "/v3/projects:search":

@@ -220,11 +220,14 @@ type Estate struct {
 	Projects map[string]*Project
 	// MachineTypes are the machine types of each zone.
 	MachineTypes map[string][]MachineType
+	// Buckets are the Cloud Storage buckets of every project, by name
+	// (bucket names are global).
+	Buckets map[string]*Bucket
 }
 
 // NewEstate returns an empty estate.
 func NewEstate() *Estate {
-	return &Estate{Projects: map[string]*Project{}, MachineTypes: map[string][]MachineType{}}
+	return &Estate{Projects: map[string]*Project{}, MachineTypes: map[string][]MachineType{}, Buckets: map[string]*Bucket{}}
 }
 
 // AddProject adds p, replacing a project of the same ID.

@@ -43,8 +43,28 @@ const (
 	MetricDiskWrite = "compute.googleapis.com/instance/disk/write_bytes_count"
 )
 
-// ResourceGCEInstance is the monitored resource type of every series.
-const ResourceGCEInstance = "gce_instance"
+// The Cloud Storage metric types the Monitoring fake serves, of the
+// monitored resource gcs_bucket.
+const (
+	// MetricStorageBytes is a GAUGE DOUBLE of the bytes stored, one
+	// series per metric.labels.storage_class, sampled once a day.
+	MetricStorageBytes = "storage.googleapis.com/storage/total_bytes"
+	// MetricStorageObjects is a GAUGE INT64 object count, one series per
+	// metric.labels.storage_class, sampled once a day.
+	MetricStorageObjects = "storage.googleapis.com/storage/object_count"
+	// MetricStorageRequests is a DELTA INT64 count of API requests, one
+	// series per metric.labels.method and response_code.
+	MetricStorageRequests = "storage.googleapis.com/api/request_count"
+	// MetricStorageSent is a DELTA INT64 of the bytes sent, one series
+	// per metric.labels.method and response_code.
+	MetricStorageSent = "storage.googleapis.com/network/sent_bytes_count"
+)
+
+// The monitored resource types of the series the fake serves.
+const (
+	ResourceGCEInstance = "gce_instance"
+	ResourceGCSBucket   = "gcs_bucket"
+)
 
 // DefaultMaxPagePoints is the most points one ListTimeSeries page holds
 // unless the request asks for fewer: the API's page_size counts points
@@ -59,15 +79,28 @@ type metricDescriptor struct {
 	// compute metrics carry the instance's name as a metric label; the
 	// agent's metrics do not.
 	compute bool
+	// resource is the monitored resource type; gce_instance when empty.
+	resource string
+}
+
+func (d metricDescriptor) resourceType() string {
+	if d.resource == "" {
+		return ResourceGCEInstance
+	}
+	return d.resource
 }
 
 var metricDescriptors = map[string]metricDescriptor{
-	MetricCPUUtilization:    {metricpb.MetricDescriptor_GAUGE, metricpb.MetricDescriptor_DOUBLE, "10^2.%", true},
-	MetricMemoryPercentUsed: {metricpb.MetricDescriptor_GAUGE, metricpb.MetricDescriptor_DOUBLE, "%", false},
-	MetricNetworkReceived:   {metricpb.MetricDescriptor_DELTA, metricpb.MetricDescriptor_INT64, "By", true},
-	MetricNetworkSent:       {metricpb.MetricDescriptor_DELTA, metricpb.MetricDescriptor_INT64, "By", true},
-	MetricDiskRead:          {metricpb.MetricDescriptor_DELTA, metricpb.MetricDescriptor_INT64, "By", true},
-	MetricDiskWrite:         {metricpb.MetricDescriptor_DELTA, metricpb.MetricDescriptor_INT64, "By", true},
+	MetricCPUUtilization:    {metricpb.MetricDescriptor_GAUGE, metricpb.MetricDescriptor_DOUBLE, "10^2.%", true, ""},
+	MetricMemoryPercentUsed: {metricpb.MetricDescriptor_GAUGE, metricpb.MetricDescriptor_DOUBLE, "%", false, ""},
+	MetricNetworkReceived:   {metricpb.MetricDescriptor_DELTA, metricpb.MetricDescriptor_INT64, "By", true, ""},
+	MetricNetworkSent:       {metricpb.MetricDescriptor_DELTA, metricpb.MetricDescriptor_INT64, "By", true, ""},
+	MetricDiskRead:          {metricpb.MetricDescriptor_DELTA, metricpb.MetricDescriptor_INT64, "By", true, ""},
+	MetricDiskWrite:         {metricpb.MetricDescriptor_DELTA, metricpb.MetricDescriptor_INT64, "By", true, ""},
+	MetricStorageBytes:      {metricpb.MetricDescriptor_GAUGE, metricpb.MetricDescriptor_DOUBLE, "By", false, ResourceGCSBucket},
+	MetricStorageObjects:    {metricpb.MetricDescriptor_GAUGE, metricpb.MetricDescriptor_INT64, "1", false, ResourceGCSBucket},
+	MetricStorageRequests:   {metricpb.MetricDescriptor_DELTA, metricpb.MetricDescriptor_INT64, "1", false, ResourceGCSBucket},
+	MetricStorageSent:       {metricpb.MetricDescriptor_DELTA, metricpb.MetricDescriptor_INT64, "By", false, ResourceGCSBucket},
 }
 
 // MetricPoint is one raw sample: for a GAUGE the value at End, for a
@@ -77,10 +110,14 @@ type MetricPoint struct {
 	Value float64
 }
 
-// MetricSeries is the raw series of one metric of one instance.
+// MetricSeries is the raw series of one metric of one instance, or of
+// one bucket for the Cloud Storage metrics.
 type MetricSeries struct {
 	Project, Zone, InstanceName string
 	InstanceID                  uint64
+	// Bucket and Location are the bucket's name and its location label
+	// (lower case: "us-central1", "us") in a gcs_bucket series.
+	Bucket, Location string
 	// Type is one of the Metric* constants.
 	Type string
 	// Labels are the metric labels besides instance_name, which the fake
@@ -91,12 +128,14 @@ type MetricSeries struct {
 
 // MetricQuery is what a ListTimeSeries call asks a MetricSource for: the
 // series of one project and metric type with samples in (From, To], of
-// instances in the zones Zone accepts. A source may hand on more; the
-// fake filters and aligns what it gets.
+// instances in the zones Zone accepts, or buckets in the locations
+// Location accepts. A source may hand on more; the fake filters and
+// aligns what it gets.
 type MetricQuery struct {
 	Project, Type string
 	From, To      time.Time
 	Zone          func(zone string) bool
+	Location      func(location string) bool
 }
 
 // A MetricSource produces series on demand, so a large estate need not
@@ -246,7 +285,8 @@ func (m *Monitoring) ListTimeSeries(ctx context.Context, req *monitoringpb.ListT
 		}
 	}
 	if source != nil {
-		mq := MetricQuery{Project: project, Type: q.metricType, From: q.start, To: q.end, Zone: q.zoneMatches}
+		mq := MetricQuery{Project: project, Type: q.metricType, From: q.start, To: q.end,
+			Zone: q.labelMatches("zone"), Location: q.labelMatches("location")}
 		if err := source(ctx, mq, take); err != nil {
 			return nil, status.Errorf(codes.Internal, "reading the series of %s: %v", project, err)
 		}
@@ -312,8 +352,11 @@ func (c labelCond) matches(v string, ok bool) bool {
 // filterTerm is one comparison of the filter subset the fake reads.
 var filterTerm = regexp.MustCompile(`^(metric\.type|resource\.type|resource\.labels?\.([a-z_]+)|metric\.labels?\.([a-z_]+))\s*=\s*(?:"([^"\\]*)"|starts_with\("([^"\\]*)"\))$`)
 
-// resourceLabels are the labels of a gce_instance.
-var resourceLabels = map[string]bool{"zone": true, "instance_id": true, "project_id": true}
+// resourceLabels are the labels of each monitored resource type.
+var resourceLabels = map[string]map[string]bool{
+	ResourceGCEInstance: {"zone": true, "instance_id": true, "project_id": true},
+	ResourceGCSBucket:   {"bucket_name": true, "location": true, "project_id": true},
+}
 
 // parseSeriesQuery reads and checks a request: the filter subset, an
 // interval, and an aggregation the fake serves.
@@ -346,9 +389,6 @@ func parseSeriesQuery(req *monitoringpb.ListTimeSeriesRequest) (*seriesQuery, er
 			}
 			*target = value
 		case m[2] != "":
-			if !resourceLabels[m[2]] {
-				return nil, fmt.Errorf("gce_instance has no resource label %q", m[2])
-			}
 			q.resource = append(q.resource, labelCond{m[2], value, prefix})
 		default:
 			q.metric = append(q.metric, labelCond{m[3], value, prefix})
@@ -359,6 +399,11 @@ func parseSeriesQuery(req *monitoringpb.ListTimeSeriesRequest) (*seriesQuery, er
 		return nil, fmt.Errorf("the filter names no metric type the fake serves (metric.type = %q)", q.metricType)
 	}
 	q.desc = desc
+	for _, c := range q.resource {
+		if !resourceLabels[desc.resourceType()][c.key] {
+			return nil, fmt.Errorf("%s has no resource label %q", desc.resourceType(), c.key)
+		}
+	}
 	iv := req.GetInterval()
 	if iv == nil || iv.GetEndTime() == nil {
 		return nil, fmt.Errorf("an interval with an end time is required")
@@ -401,25 +446,30 @@ func parseSeriesQuery(req *monitoringpb.ListTimeSeriesRequest) (*seriesQuery, er
 	return q, nil
 }
 
-// zoneMatches reports whether the resource.labels.zone conditions
-// accept zone.
-func (q *seriesQuery) zoneMatches(zone string) bool {
-	for _, c := range q.resource {
-		if c.key == "zone" && !c.matches(zone, true) {
-			return false
+// labelMatches returns whether the query's conditions on a resource
+// label accept a value.
+func (q *seriesQuery) labelMatches(key string) func(string) bool {
+	return func(v string) bool {
+		for _, c := range q.resource {
+			if c.key == key && !c.matches(v, true) {
+				return false
+			}
 		}
+		return true
 	}
-	return true
 }
 
 // evaluate returns s as the query answers it, or nil when the query
 // leaves it out (another type, resource or label, or no point in the
 // interval).
 func (q *seriesQuery) evaluate(project string, s MetricSeries) *monitoringpb.TimeSeries {
-	if s.Type != q.metricType || q.resourceType != ResourceGCEInstance {
+	if s.Type != q.metricType || q.resourceType != q.desc.resourceType() {
 		return nil
 	}
 	res := map[string]string{"project_id": project, "zone": s.Zone, "instance_id": strconv.FormatUint(s.InstanceID, 10)}
+	if q.resourceType == ResourceGCSBucket {
+		res = map[string]string{"project_id": project, "bucket_name": s.Bucket, "location": s.Location}
+	}
 	for _, c := range q.resource {
 		v, ok := res[c.key]
 		if !c.matches(v, ok) {
@@ -453,7 +503,7 @@ func (q *seriesQuery) evaluate(project string, s MetricSeries) *monitoringpb.Tim
 	}
 	return &monitoringpb.TimeSeries{
 		Metric:     &metricpb.Metric{Type: s.Type, Labels: labels},
-		Resource:   &monitoredres.MonitoredResource{Type: ResourceGCEInstance, Labels: res},
+		Resource:   &monitoredres.MonitoredResource{Type: q.resourceType, Labels: res},
 		MetricKind: metricpb.MetricDescriptor_GAUGE,
 		ValueType:  valueType,
 		Points:     points,

@@ -96,6 +96,11 @@ func FromSim(ctx context.Context, est *simcloud.Estate, prices simcloud.Prices) 
 				StorageBytes: r.SizeGiB << 30 / 4, StorageLocations: []string{r.Region}, Labels: r.Tags, Created: r.CreatedAt}
 		}
 	}
+	for _, r := range all {
+		if r.Kind == domain.KindBucket && e.Projects[r.Account] != nil {
+			e.Buckets[r.ID] = bucketFromSim(r.Account, r)
+		}
+	}
 	for region, zs := range zones {
 		var types []MachineType
 		for _, pr := range prices.VMSizes(domain.GCP, region) {
@@ -174,6 +179,12 @@ func ApplyToSim(ctx context.Context, sim *simcloud.Estate, muts []Mutation) erro
 		}
 		_, method, _ := strings.Cut(strings.TrimPrefix(m.Method, "compute."), ".")
 		var err error
+		if m.Method == "storage.buckets.patch" {
+			project, name, _ := strings.Cut(strings.TrimPrefix(m.Resource, "projects/"), "/buckets/")
+			ref = domain.ResourceRef{Cloud: domain.GCP, Account: project, Region: m.Region, Kind: domain.KindBucket, ID: name}
+			method = ""
+			err = c.SetTiering(ctx, ref, ourRule(m.Labels, m.Lifecycle), token)
+		}
 		switch method {
 		case "stop":
 			err = c.Stop(ctx, ref, token)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -28,9 +29,15 @@ import (
 // hour's value; an hour the estate did not observe has no sample. It has
 // no network or disk traffic. A scope the estate denies makes the source
 // fail.
+//
+// It also serves the Cloud Storage metrics of the estate's buckets (see
+// simBucketSeries).
 func SimMetricSource(est *simcloud.Estate) MetricSource {
 	cloud := est.Cloud(domain.GCP)
 	return func(ctx context.Context, q MetricQuery, fn func(MetricSeries) error) error {
+		if cloud != nil && metricDescriptors[q.Type].resourceType() == ResourceGCSBucket {
+			return simBucketSeries(ctx, est, cloud, q, fn)
+		}
 		if cloud == nil || (q.Type != MetricCPUUtilization && q.Type != MetricMemoryPercentUsed) {
 			return nil
 		}
@@ -440,4 +447,63 @@ func nullable(s string) any {
 		return nil
 	}
 	return s
+}
+
+// simBucketSeries hands on the Cloud Storage series of the simulated
+// buckets of q's project: one sample a day, ending at the day's end (UTC),
+// of the STANDARD bytes and objects (with a smaller NEARLINE series
+// beside them, which a query must filter out), and of ReadObject
+// requests and bytes sent (with a WriteObject series beside them). A
+// bucket the estate has no request metrics for has no request series,
+// as a bucket nobody reads has none.
+func simBucketSeries(ctx context.Context, est *simcloud.Estate, cloud *simcloud.Cloud, q MetricQuery, fn func(MetricSeries) error) error {
+	byRegion := map[string][]string{}
+	for _, r := range est.Resources() {
+		if r.Cloud == domain.GCP && r.Kind == domain.KindBucket && r.Account == q.Project && (q.Location == nil || q.Location(r.Region)) {
+			byRegion[r.Region] = append(byRegion[r.Region], r.ID)
+		}
+	}
+	w := collect.Window{Start: q.From.UTC().Truncate(24 * time.Hour), End: q.To}
+	if !w.End.After(w.Start) {
+		return nil
+	}
+	for _, region := range slices.Sorted(maps.Keys(byRegion)) {
+		var out []MetricSeries
+		err := cloud.BucketSeries(ctx, collect.Scope{Account: q.Project, Region: region}, byRegion[region], w, func(s domain.Series) error {
+			scale, labels, other := 1.0, map[string]string(nil), map[string]string(nil)
+			switch {
+			case s.Metric == domain.MetricStoredBytes && q.Type == MetricStorageBytes,
+				s.Metric == domain.MetricObjects && q.Type == MetricStorageObjects:
+				labels, other = map[string]string{"storage_class": "STANDARD"}, map[string]string{"storage_class": "NEARLINE"}
+			case s.Metric == domain.MetricReadRequests && q.Type == MetricStorageRequests,
+				s.Metric == domain.MetricReadBytes && q.Type == MetricStorageSent:
+				scale = s.Step.Seconds() // per second → per day
+				labels = map[string]string{"method": "ReadObject", "response_code": "OK"}
+				other = map[string]string{"method": "WriteObject", "response_code": "OK"}
+			default:
+				return nil
+			}
+			ms := MetricSeries{Project: q.Project, Bucket: s.ResourceID, Location: region, Type: q.Type, Labels: labels}
+			extra := ms
+			extra.Labels = other
+			for i, v := range s.Values {
+				if !domain.IsMissing(v) {
+					end := s.Start.Add(time.Duration(i+1) * s.Step)
+					ms.Points = append(ms.Points, MetricPoint{End: end, Value: float64(v) * scale})
+					extra.Points = append(extra.Points, MetricPoint{End: end, Value: math.Round(float64(v) * scale / 8)})
+				}
+			}
+			out = append(out, ms, extra)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("gcpfake: simulated bucket series of %s in %s: %w", q.Project, region, err)
+		}
+		for _, ms := range out {
+			if err := fn(ms); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
