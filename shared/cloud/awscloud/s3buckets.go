@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cloudtrim/cloudtrim/shared/collect"
 	"github.com/cloudtrim/cloudtrim/shared/domain"
@@ -21,6 +22,10 @@ import (
 // s3HotClass is the class S3 stores new objects in unless told
 // otherwise: the class a lifecycle transition moves objects out of.
 const s3HotClass = "STANDARD"
+
+// bucketReaders is how many buckets' tags and lifecycles are read at
+// once.
+const bucketReaders = 8
 
 // s3c returns the S3 client of a region. With an endpoint override (a
 // test's fake, a VPC endpoint) requests are path-style, since the
@@ -61,12 +66,27 @@ func (p *Provider) listBuckets(ctx context.Context, region string, fn func([]dom
 			p.logger.WarnContext(ctx, "buckets not listed", "region", region, "error", err.Error())
 			return nil
 		}
-		page := make([]domain.Resource, 0, len(out.Buckets))
+		var buckets []types.Bucket
 		for _, b := range out.Buckets {
-			if b.BucketRegion != nil && *b.BucketRegion != region {
-				continue // an endpoint that ignores the filter
+			if b.BucketRegion == nil || *b.BucketRegion == region { // an endpoint may ignore the filter
+				buckets = append(buckets, b)
 			}
-			page = append(page, p.readBucket(ctx, client, region, aws.ToString(b.Name), b))
+		}
+		// Two calls a bucket (tags, lifecycle): read bucketReaders
+		// buckets at once, so an account of thousands of buckets takes
+		// seconds, not minutes.
+		page := make([]domain.Resource, len(buckets))
+		var g errgroup.Group
+		g.SetLimit(bucketReaders)
+		for i, b := range buckets {
+			g.Go(func() error {
+				page[i] = p.readBucket(ctx, client, region, aws.ToString(b.Name), b)
+				return nil
+			})
+		}
+		_ = g.Wait() // readBucket reports its failures in the resource
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		if err := emit(page, fn); err != nil {
 			return err
