@@ -405,24 +405,12 @@ func (p *Provider) BucketSeries(ctx context.Context, scope collect.Scope, bucket
 			if !ok {
 				return
 			}
-			for _, pt := range ts.GetPoints() {
-				i, ok := g.pointEndingAt(pt.GetInterval().GetEndTime().AsTime())
-				v, isNum := pointValue(pt.GetValue())
-				if !ok || !isNum {
-					continue
+			g.eachPoint(ts, func(i int, v float64) {
+				if values[b][mi] == nil {
+					values[b][mi] = missingPoints(g.n)
 				}
-				vals := values[b][mi]
-				if vals == nil {
-					vals = missingPoints(g.n)
-					values[b][mi] = vals
-				}
-				switch {
-				case domain.IsMissing(vals[i]):
-					vals[i] = float32(v)
-				case m.rate:
-					vals[i] += float32(v)
-				}
-			}
+				addPoint(values[b][mi], i, float32(v), m.rate)
+			})
 		})
 		if err != nil {
 			return err

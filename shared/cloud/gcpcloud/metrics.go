@@ -146,14 +146,7 @@ func (p *Provider) Series(ctx context.Context, scope collect.Scope, vmIDs []stri
 			if !ok {
 				return
 			}
-			for _, pt := range ts.GetPoints() {
-				i, ok := g.pointEndingAt(pt.GetInterval().GetEndTime().AsTime())
-				v, isNum := pointValue(pt.GetValue())
-				if !ok || !isNum {
-					continue
-				}
-				d.add(vm, mi, i, float32(v*gm.scale), gm.rate)
-			}
+			g.eachPoint(ts, func(i int, v float64) { d.add(vm, mi, i, float32(v*gm.scale), gm.rate) })
 		})
 		if err != nil {
 			return err
@@ -240,6 +233,17 @@ type seriesGrid struct {
 	n     int
 }
 
+// eachPoint calls fn with the grid point and value of each numeric
+// point of ts that ends on the grid.
+func (g seriesGrid) eachPoint(ts *monitoringpb.TimeSeries, fn func(i int, v float64)) {
+	for _, pt := range ts.GetPoints() {
+		i, ok := g.pointEndingAt(pt.GetInterval().GetEndTime().AsTime())
+		if v, isNum := pointValue(pt.GetValue()); ok && isNum {
+			fn(i, v)
+		}
+	}
+}
+
 // pointEndingAt returns the grid point of the step that ends at t, or
 // false when t is off the grid.
 func (g seriesGrid) pointEndingAt(t time.Time) (int, bool) {
@@ -311,11 +315,15 @@ func newSeriesData(vmIDs []string, n int) *seriesData {
 // add records a value: a rate adds to what the point holds, a gauge
 // keeps the first value.
 func (d *seriesData) add(vm, metric, point int, v float32, rate bool) {
-	vals := d.values[vm][metric]
-	if vals == nil {
-		vals = missingPoints(d.n)
-		d.values[vm][metric] = vals
+	if d.values[vm][metric] == nil {
+		d.values[vm][metric] = missingPoints(d.n)
 	}
+	addPoint(d.values[vm][metric], point, v, rate)
+}
+
+// addPoint records a value at a point: a rate adds to what the point
+// holds, a gauge keeps the first value.
+func addPoint(vals []float32, point int, v float32, rate bool) {
 	switch {
 	case domain.IsMissing(vals[point]):
 		vals[point] = v
