@@ -166,6 +166,7 @@ func TestBucketSeries(t *testing.T) {
 		}
 		checked += len(got)
 	}
+	t.Logf("%d series compared, %d buckets without request metrics in the estate", checked, zeroReads)
 	if checked < 40 || zeroReads == 0 {
 		t.Errorf("%d series compared, %d buckets without request metrics; want many, and some", checked, zeroReads)
 	}
